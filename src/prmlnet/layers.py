@@ -1,0 +1,155 @@
+r"""Layers: the weighted sums of a network, each followed by an activation.
+
+A layer owns no weights. It is handed its slice ``p`` of the flat weight vector
+``w`` and reads its parameters through :meth:`Dense.unpack`. Every layer type
+provides four *primitives*, all linear in the parameters and in the input:
+
+``linear(p, x)``                 the pre-activations a = W x + b        (5.48)
+``linear(p, x, bias=False)``     the same without the bias
+``weight_grad(x, delta, out)``   ∂E/∂p = Σ_n delta_n x_nᵀ (and Σ_n delta_n)  (5.53)
+``input_grad(p, delta)``         ∂E/∂x = Wᵀ delta                         (5.56)
+
+and ``weight_grad_each`` for per-pattern derivatives. The four *passes* of the
+design (forward, backward, R-forward, R-backward, §5.4.6) are written once in
+:class:`Layer` from these primitives, so a convolution or subsampling layer
+(§5.5.6) drops in by implementing the primitives alone. Because ``linear`` is
+bilinear in (p, x), the R-operator follows by the product rule:
+
+.. math:: \mathcal{R}\{a\} = \text{linear}(v, x) + \text{linear}(p, \mathcal{R}\{x\}, \text{bias}=\text{False})
+
+Patterns run along the first axis of every array (N, ...).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import Activation, get_activation
+
+__all__ = ["Layer", "Dense"]
+
+
+class Layer:
+    """Base class: the four passes written from the primitives of a layer type."""
+
+    n_in: int
+    n_out: int
+    n_weights: int
+    activation: Activation
+
+    # -- passes -------------------------------------------------------------
+    def forward(self, p, x):
+        """Pre-activations and outputs ``(a, z)`` of the layer for inputs ``x``.
+
+        Notes
+        -----
+        .. math:: a_j = \\sum_i w_{ji} x_i + b_j, \\qquad z_j = h(a_j) \\quad (5.48, 5.49)
+        """
+        a = self.linear(p, x)
+        return a, self.activation.h(a)
+
+    def backward(self, p, x, delta, out, need_input=True):
+        """Write ∂E/∂p into ``out``; return ∂E/∂x (or None if not needed).
+
+        ``delta`` is ∂E/∂a for this layer's pre-activations, shape (N, n_out).
+        """
+        self.weight_grad(x, delta, out)
+        return self.input_grad(p, delta) if need_input else None
+
+    def r_forward(self, p, v, x, rx, a, z):
+        r"""R-forward pass (§5.4.6): :math:`(\mathcal{R}\{a\}, \mathcal{R}\{z\})`.
+
+        ``v`` is this layer's slice of the direction; ``rx`` is R{x} (None for the
+        network input, whose R{x} is zero).
+        """
+        ra = self.linear(v, x)
+        if rx is not None:
+            ra += self.linear(p, rx, bias=False)
+        return ra, self.activation.dh(a, z) * ra
+
+    def r_backward(self, p, v, x, rx, delta, rdelta, out, need_input=True):
+        r"""Write the Hessian-vector product for this layer's weights into ``out``.
+
+        Returns :math:`\mathcal{R}\{\partial E/\partial x\}` (or None).
+
+        Notes
+        -----
+        .. math:: \mathcal{R}\{\partial E/\partial w_{ji}\} = \mathcal{R}\{\delta_j\} x_i + \delta_j \mathcal{R}\{x_i\}
+        """
+        self.weight_grad(x, rdelta, out)
+        if rx is not None:
+            self.weight_grad(rx, delta, out, bias=False, add=True)
+        if not need_input:
+            return None
+        return self.input_grad(p, rdelta) + self.input_grad(v, delta)
+
+
+class Dense(Layer):
+    r"""Fully connected layer: ``a = x Wᵀ + b`` with ``W`` of shape (n_out, n_in).
+
+    In the flat vector the layer's slice holds ``W`` row-major (``W[j, i]`` is
+    PRML's :math:`w_{ji}`, and equals ``torch.nn.Linear.weight``) followed by
+    the bias vector ``b``.
+    """
+
+    def __init__(self, n_in: int, n_out: int, activation="tanh"):
+        self.n_in = int(n_in)
+        self.n_out = int(n_out)
+        self.n_weights = self.n_out * self.n_in + self.n_out
+        self.activation = get_activation(activation)
+
+    def __repr__(self):
+        return f"Dense({self.n_in}, {self.n_out}, {self.activation.name!r})"
+
+    def __eq__(self, other):
+        return (type(other) is Dense and other.n_in == self.n_in
+                and other.n_out == self.n_out and other.activation == self.activation)
+
+    def __hash__(self):
+        return hash((Dense, self.n_in, self.n_out, self.activation.name))
+
+    def unpack(self, p):
+        """Views ``(W, b)`` into the layer's slice ``p`` of the flat vector."""
+        k = self.n_out * self.n_in
+        return p[:k].reshape(self.n_out, self.n_in), p[k:]
+
+    def fan_in(self):
+        """Number of inputs feeding each unit, including the bias."""
+        return self.n_in + 1
+
+    # -- primitives ---------------------------------------------------------
+    def linear(self, p, x, bias=True):
+        W, b = self.unpack(p)
+        a = x.dot(W.T)                                 # (5.48)
+        if bias:
+            a += b
+        return a
+
+    def weight_grad(self, x, delta, out, bias=True, add=False):
+        gW, gb = self.unpack(out)
+        if add:
+            gW += delta.T.dot(x)
+            if bias:
+                gb += np.add.reduce(delta, axis=0)
+        else:
+            np.dot(delta.T, x, out=gW)                 # (5.53) summed over n
+            if bias:
+                np.add.reduce(delta, axis=0, out=gb)
+            else:
+                gb[...] = 0.0
+
+    def input_grad(self, p, delta):
+        W, _ = self.unpack(p)
+        return delta.dot(W)                            # Σ_k w_kj δ_k   (5.56)
+
+    def weight_grad_each(self, x, delta, out):
+        """Per-pattern, per-row derivatives: ``out[n, k] = ∂a^{(k)}_n / ∂p``.
+
+        ``x`` is (N, n_in); ``delta`` is (N, K, n_out) — for each pattern, K rows
+        of ∂(something)/∂a; ``out`` is (N, K, n_weights).
+        """
+        N, K, _ = delta.shape
+        k = self.n_out * self.n_in
+        gW = out[:, :, :k].reshape(N, K, self.n_out, self.n_in)
+        np.multiply(delta[:, :, :, None], x[:, None, None, :], out=gW)
+        out[:, :, k:] = delta
