@@ -1,0 +1,56 @@
+"""The command line's check and tour, run as a user runs them."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from prmlnet.cli import main
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "prmlnet.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+def test_check_prints_a_table_and_passes():
+    r = run("check", "--sizes", "2,3,2", "--output", "softmax")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert [line.split()[0] for line in lines[2:8]] == ["W1", "b1", "W2", "b2", "all", "PASS:"]
+    assert "relative error" in lines[-1]
+
+
+def test_check_fails_when_the_tolerance_cannot_be_met(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["check", "--tol", "1e-30"])
+    assert e.value.code == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
+def test_bad_arguments_give_one_line_errors():
+    r = run("check", "--sizes", "3,x")
+    assert r.returncode == 2
+    assert r.stderr.strip().startswith("prmlnet: error:") and "Traceback" not in r.stderr
+    assert "Traceback" not in run("tour", "--only", "no-such-section").stderr
+
+
+def test_tour_quick_writes_a_self_contained_report(tmp_path):
+    r = run("tour", "--quick", "--out", str(tmp_path / "t"))
+    assert r.returncode == 0, r.stderr
+    index = tmp_path / "t" / "index.html"
+    assert str(index) in r.stdout
+    html = index.read_text()
+    assert "5.1 The network function" in html and "http" not in html.replace("charset", "")
+    for src in [part.split('"')[0] for part in html.split('src="')[1:]]:
+        assert (tmp_path / "t" / src).stat().st_size > 1000          # every figure exists
+
+
+def test_readme_commands_match_ci():
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    ci = (root / ".ci" / "run").read_text()
+    test_cmd = next(line for line in readme.splitlines() if "pytest" in line and "pip install" in line)
+    assert test_cmd.strip() in ci
+    assert any("prmlnet tour" in line and "pip install" in line for line in readme.splitlines()[:30])
