@@ -320,10 +320,20 @@ class Network:
                 delta = below.activation.dh(a, z) * dz          # (5.56)
         return g
 
-    def error_and_gradient(self, w, X, T):
-        """``(E, ∇E)`` from one forward and one backward pass."""
-        w, X, T = self.check_data(w, X, T)
-        return self._error_and_gradient(w, X, T)
+    def error_and_gradient(self, w, X, T, out=None, check=True):
+        """``(E, ∇E)`` from one forward and one backward pass.
+
+        Parameters
+        ----------
+        out : ndarray of shape (W,), optional
+            Buffer for the gradient (a training loop reuses one; no allocation).
+        check : bool, default True
+            ``False`` skips the input checks, for loops over data already checked
+            once (with :meth:`check_data`); wrong input then gives wrong results.
+        """
+        if check:
+            w, X, T = self.check_data(w, X, T)
+        return self._error_and_gradient(w, X, T, out)
 
     def _error_and_gradient(self, w, X, T, out=None):
         c = self._forward(w, X)

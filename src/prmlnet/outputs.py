@@ -12,7 +12,7 @@ An output model provides, for pre-activations ``a`` of shape (N, K):
 ``error(a, y, T)``        E = Σ_n E_n, a float
 ``delta(a, y, T)``        ∂E/∂a, shape (N, K)
 ``r_delta(a, y, T, ra)``  R{∂E/∂a} given R{a} (§5.4.6)
-``curvature(a, y)``       ∂²E_n/∂a_n², shape (N, K, K): the weights of the
+``curvature(a, y, T)``    ∂²E_n/∂a_n², shape (N, K, K): the weights of the
                           outer-product (Gauss–Newton) approximation (5.84, 5.85)
 ``output_jacobian(a, y)`` ∂y_n/∂a_n, shape (N, K, K)
 ``check_targets(T)``      raise ValueError on targets the model cannot take
@@ -92,7 +92,7 @@ class Linear(OutputModel):
         N, K = a.shape
         return np.broadcast_to(np.eye(K, dtype=a.dtype), (N, K, K)).copy()
 
-    def curvature(self, a, y):
+    def curvature(self, a, y, T=None):
         return self.output_jacobian(a, y)             # (5.84): H ≈ Σ b bᵀ
 
 
@@ -135,7 +135,7 @@ class Logistic(OutputModel):
         J[:, np.arange(K), np.arange(K)] = y * (1.0 - y)
         return J
 
-    def curvature(self, a, y):
+    def curvature(self, a, y, T=None):
         return self.output_jacobian(a, y)             # (5.85): weights y (1 - y)
 
 
@@ -149,7 +149,9 @@ class Softmax(OutputModel):
         E = -\sum_n \sum_k t_{nk} \ln y_{nk}
           = \sum_n \Big\{\ln \sum_j e^{a_{nj}} - \sum_k t_{nk} a_{nk}\Big\}  \quad (5.24, 5.25)
 
-    evaluated with ``scipy.special.logsumexp``; the second form uses
+    evaluated as :math:`-\sum t_{nk} \ln y_{nk}` with ``ln y`` from
+    ``scipy.special.log_softmax`` (that is, :math:`a_{nk}` minus the log-sum-exp),
+    so no probability is rounded before its log is taken; the second form uses
     :math:`\sum_k t_{nk} = 1`.
     """
 
@@ -165,10 +167,10 @@ class Softmax(OutputModel):
             )
 
     def output(self, a):
-        return np.exp(a - special.logsumexp(a, axis=1, keepdims=True))
+        return special.softmax(a, axis=-1)
 
     def error(self, a, y, T):
-        return float(np.sum(special.logsumexp(a, axis=1)) - np.vdot(T, a))
+        return -float(np.vdot(T, special.log_softmax(a, axis=-1)))
 
     def r_delta(self, a, y, T, ra):
         return y * (ra - np.sum(y * ra, axis=-1, keepdims=True))
@@ -179,7 +181,7 @@ class Softmax(OutputModel):
         J[:, np.arange(K), np.arange(K)] += y          # ∂y_k/∂a_j = y_k (I_kj - y_j)
         return J
 
-    def curvature(self, a, y):
+    def curvature(self, a, y, T=None):
         return self.output_jacobian(a, y)
 
 
