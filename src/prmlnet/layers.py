@@ -56,16 +56,17 @@ class Layer:
         self.weight_grad(x, delta, out)
         return self.input_grad(p, delta) if need_input else None
 
-    def r_forward(self, p, v, x, rx, a, z):
+    def r_forward(self, p, v, x, rx, a, z, dh=None):
         r"""R-forward pass (§5.4.6): :math:`(\mathcal{R}\{a\}, \mathcal{R}\{z\})`.
 
         ``v`` is this layer's slice of the direction; ``rx`` is R{x} (None for the
-        network input, whose R{x} is zero).
+        network input, whose R{x} is zero). ``dh``, if given, is h'(a) already
+        computed (the backward pass needs it too).
         """
         ra = self.linear(v, x)
         if rx is not None:
             ra += self.linear(p, rx, bias=False)
-        return ra, self.activation.dh(a, z) * ra
+        return ra, (self.activation.dh(a, z) if dh is None else dh) * ra
 
     def r_backward(self, p, v, x, rx, delta, rdelta, out, need_input=True):
         r"""Write the Hessian-vector product for this layer's weights into ``out``.
@@ -82,6 +83,49 @@ class Layer:
         if not need_input:
             return None
         return self.input_grad(p, rdelta) + self.input_grad(v, delta)
+
+    # -- the same two passes for R directions at once -----------------------
+    # R-quantities carry a leading axis of directions: V is (R, n_weights),
+    # R{x}, R{a}, R{delta} are (R, N, n). The base class loops over the
+    # directions with the single-direction primitives; a layer type may
+    # override ``linear_many``/``weight_grad_many``/``input_grad_many`` with
+    # matrix products (Dense does).
+    def linear_many(self, V, x):
+        """``linear(V[r], x)`` for every direction r, shape (R, N, n_out)."""
+        return np.stack([self.linear(v, x) for v in V])
+
+    def weight_grad_many(self, x, delta, out, bias=True, add=False):
+        """``weight_grad`` per direction; ``x`` (N, n_in) or (R, N, n_in),
+        ``delta`` (N, n_out) or (R, N, n_out), ``out`` (R, n_weights)."""
+        for r in range(out.shape[0]):
+            self.weight_grad(x if x.ndim == 2 else x[r], delta if delta.ndim == 2 else delta[r],
+                             out[r], bias=bias, add=add)
+
+    def input_grad_many(self, V, delta):
+        """``input_grad(V[r], delta)`` for every direction r, shape (R, N, n_in)."""
+        return np.stack([self.input_grad(v, delta) for v in V])
+
+    def r_forward_many(self, p, V, x, rx, a, z, dh=None):
+        r"""R-forward pass for R directions ``V`` (R, n_weights) at once.
+
+        ``rx`` is (R, N, n_in) or None; returns R{a}, R{z} of shape (R, N, n_out).
+        """
+        ra = self.linear_many(V, x)
+        if rx is not None:
+            ra += self.linear(p, rx, bias=False)
+        return ra, (self.activation.dh(a, z) if dh is None else dh) * ra
+
+    def r_backward_many(self, p, V, x, rx, delta, rdelta, out, need_input=True):
+        r"""R-backward pass for R directions; writes (R, n_weights) into ``out``.
+
+        Returns R{∂E/∂x} of shape (R, N, n_in) (or None).
+        """
+        self.weight_grad_many(x, rdelta, out)
+        if rx is not None:
+            self.weight_grad_many(rx, delta, out, bias=False, add=True)
+        if not need_input:
+            return None
+        return self.input_grad(p, rdelta) + self.input_grad_many(V, delta)
 
 
 class Dense(Layer):
@@ -141,6 +185,29 @@ class Dense(Layer):
     def input_grad(self, p, delta):
         W, _ = self.unpack(p)
         return delta.dot(W)                            # Σ_k w_kj δ_k   (5.56)
+
+    def linear_many(self, V, x):
+        k = self.n_out * self.n_in
+        VW = V[:, :k].reshape(-1, self.n_out, self.n_in)
+        ra = np.matmul(x, VW.transpose(0, 2, 1))       # (5.48) per direction
+        ra += V[:, None, k:]
+        return ra
+
+    def weight_grad_many(self, x, delta, out, bias=True, add=False):
+        k = self.n_out * self.n_in
+        gW = np.matmul(np.swapaxes(delta, -1, -2), x)   # (5.53) per direction
+        gW = np.broadcast_to(gW, (out.shape[0],) + gW.shape[-2:]).reshape(out.shape[0], k)
+        if add:
+            out[:, :k] += gW
+            if bias:
+                out[:, k:] += np.add.reduce(delta, axis=-2)
+        else:
+            out[:, :k] = gW
+            out[:, k:] = np.add.reduce(delta, axis=-2) if bias else 0.0
+
+    def input_grad_many(self, V, delta):
+        k = self.n_out * self.n_in
+        return np.matmul(delta, V[:, :k].reshape(-1, self.n_out, self.n_in))   # (5.56)
 
     def weight_grad_each(self, x, delta, out):
         """Per-pattern, per-row derivatives: ``out[n, k] = ∂a^{(k)}_n / ∂p``.

@@ -1,0 +1,27 @@
+r"""Bayesian neural networks (PRML §5.7): the Laplace posterior, error bars, the
+evidence framework and classification.
+
+- :func:`laplace` — the Gaussian approximation N(w_MAP, A⁻¹), A = βH + diag(α)
+  (5.166), with the regression predictive (5.172, 5.173) and the moderated
+  class probabilities of §5.7.3 (:class:`LaplacePosterior`).
+- :func:`evidence_loop` — MAP training alternated with the re-estimation of α
+  (5.178, 5.179, per group by the trace formula) and β (5.180).
+- :func:`log_evidence` — (5.175) / (5.183), correct for grouped priors.
+- :func:`compare_hidden_units` — model comparison by the evidence.
+
+Conventions: E_D and H are sums over patterns and α multiplies ½‖w‖² undivided
+by N (the book's), so γ, α, β and the evidence are the book's numbers.
+"""
+
+from .compare import ModelComparison, compare_hidden_units
+from .evidence import (ALPHA_RANGE, BETA_RANGE, EvidenceResult, effective_parameters, evidence_loop,
+                       gamma_from_eigenvalues, group_alpha_vector, log_evidence, prior_groups,
+                       reestimate)
+from .laplace import LaplacePosterior, data_hessian, kappa, laplace
+
+__all__ = [
+    "laplace", "LaplacePosterior", "data_hessian", "kappa",
+    "evidence_loop", "EvidenceResult", "log_evidence", "reestimate", "effective_parameters",
+    "gamma_from_eigenvalues", "prior_groups", "group_alpha_vector", "ALPHA_RANGE", "BETA_RANGE",
+    "compare_hidden_units", "ModelComparison",
+]

@@ -1,0 +1,481 @@
+r"""The shared machinery of prmlnet's scikit-learn estimators.
+
+:class:`BaseMLP` builds a :class:`~prmlnet.Network` from hyperparameters,
+validates ``X`` and ``y`` with scikit-learn's utilities, trains the flat weight
+vector with :mod:`prmlnet.optim` on a :class:`~prmlnet.objective.Objective`,
+and saves and loads through :mod:`prmlnet.io`. A concrete estimator supplies
+only what differs:
+
+``_encode_targets(y, first, classes)``  y -> the target matrix T (N, K) for
+                               the network, setting label attributes
+                               (``classes_``) on the first fit
+``_output_model(T)``           ``(output model or name, number of outputs)``
+``_make_objective(net, X, T)`` the objective (default: weight decay α, β = 1)
+``_after_fit(X, T)``           anything to compute at the trained weights
+``_extra_state()``             ``(arrays, meta)`` to store in a model file
+``_restore_state(arrays, meta)``  the reverse
+
+Conventions
+-----------
+* **No standardisation by default.** ``standardize=True`` subtracts the mean
+  and divides by the standard deviation of each input column (stored as
+  ``x_mean_`` and ``x_scale_``, and in model files); targets are never scaled.
+* **Sums, not means.** The training error is the book's
+  :math:`E(\mathbf{w}) = \sum_n E_n(\mathbf{w}) + \frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}`
+  (5.11, 5.112), summed over patterns, with α **not** divided by the number of
+  samples. scikit-learn's MLP minimises a *mean* loss plus
+  ``alpha / (2 n_samples) * ||W||²``; multiplied by ``n_samples`` that is the
+  same objective, so the same ``alpha`` gives the same minimum (except that
+  here α also applies to the biases). ``loss_curve_`` and ``loss_`` are values
+  of this summed E.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .. import io
+from ..network import Network
+
+__all__ = ["BaseMLP", "ONLINE_METHODS", "batch_methods", "from_model_file", "load",
+           "KINDS"]
+
+ONLINE_METHODS = ("sgd", "momentum", "adam")
+
+#: estimator class name -> class, filled as subclasses are defined (for loading)
+KINDS: dict = {}
+
+
+def batch_methods():
+    """The names of the batch methods of :func:`prmlnet.optim.minimize`."""
+    from ..optim import METHODS
+    return tuple(METHODS)
+
+
+def _json_params(params):
+    """Hyperparameters as JSON values; those that are not (a RandomState) become None."""
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, tuple):
+            v = list(v)
+        if isinstance(v, np.generic):
+            v = v.item()
+        if v is None or isinstance(v, (bool, int, float, str)):
+            out[k] = v
+        elif isinstance(v, list) and all(isinstance(x, (bool, int, float, str)) for x in v):
+            out[k] = v
+        elif isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values()):
+            out[k] = {str(a): b for a, b in v.items()}
+        else:
+            out[k] = None
+    return out
+
+
+class BaseMLP(BaseEstimator):
+    """Base class of the multilayer-perceptron estimators (see the module docstring).
+
+    Subclasses define ``__init__`` with their full parameter list (scikit-learn
+    reads the signature) and call ``super().__init__`` or set the same
+    attributes.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            KINDS[cls.__name__] = cls
+
+    def __init__(self, hidden_layer_sizes=(10,), activation="tanh", alpha=0.01, method="scg",
+                 max_iter=200, tol=1e-5, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=10, batch_size=32, learning_rate=0.01, standardize=False,
+                 random_state=None, verbose=0):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.alpha = alpha
+        self.method = method
+        self.max_iter = max_iter
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.standardize = standardize
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- hooks (overridden by concrete estimators) ------------------------------
+    def _encode_targets(self, y, first, classes=None):
+        raise NotImplementedError
+
+    def _output_model(self, T):
+        raise NotImplementedError
+
+    def _make_objective(self, net, X, T):
+        from ..objective import Objective
+        return Objective(net, X, T, alpha=self.alpha)
+
+    def _after_fit(self, X, T):
+        pass
+
+    def _extra_state(self):
+        return {}, {}
+
+    def _restore_state(self, arrays, meta):
+        pass
+
+    # -- checks -------------------------------------------------------------------
+    def _hidden_sizes(self):
+        h = self.hidden_layer_sizes
+        if isinstance(h, (int, np.integer)):
+            h = (h,)
+        try:
+            h = tuple(h)
+        except TypeError:
+            h = None
+        if h is None or not all(isinstance(m, (int, np.integer)) and m >= 1 for m in h):
+            raise ValueError(f"hidden_layer_sizes must be a sequence of positive integers "
+                             f"like (10,) or (20, 10); got {self.hidden_layer_sizes!r}")
+        return tuple(int(m) for m in h)
+
+    def _check_params(self):
+        """Raise ValueError on a bad hyperparameter, before any work is done."""
+        from ..activations import ACTIVATIONS
+        self._hidden_sizes()
+        acts = [self.activation] if isinstance(self.activation, str) else list(self.activation)
+        for a in acts:
+            if a not in ACTIVATIONS:
+                raise ValueError(f"unknown activation {a!r}; choose one of: "
+                                 f"{', '.join(sorted(ACTIVATIONS))}")
+        methods = batch_methods() + ONLINE_METHODS
+        if self.method not in methods:
+            raise ValueError(f"unknown method {self.method!r}; choose one of: {', '.join(methods)}")
+        alphas = self.alpha.values() if isinstance(self.alpha, dict) else [self.alpha]
+        if not all(isinstance(a, (int, float, np.number)) and a >= 0 and math.isfinite(a)
+                   for a in alphas):
+            raise ValueError(f"alpha must be a finite number >= 0 (or a dict of them per weight "
+                             f"group); got {self.alpha!r}")
+        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
+            raise ValueError(f"max_iter must be a positive integer; got {self.max_iter!r}")
+        if not (isinstance(self.tol, (int, float, np.number)) and self.tol >= 0):
+            raise ValueError(f"tol must be a number >= 0; got {self.tol!r}")
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction must lie in (0, 1); got "
+                             f"{self.validation_fraction!r}")
+        if not (isinstance(self.n_iter_no_change, (int, np.integer)) and self.n_iter_no_change >= 1):
+            raise ValueError(f"n_iter_no_change must be a positive integer; got "
+                             f"{self.n_iter_no_change!r}")
+        if not (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
+            raise ValueError(f"batch_size must be a positive integer; got {self.batch_size!r}")
+        if not (isinstance(self.learning_rate, (int, float, np.number)) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be a number > 0; got {self.learning_rate!r}")
+
+    def _rng(self):
+        rs = self.random_state
+        if rs is None or isinstance(rs, (int, np.integer)):
+            return np.random.default_rng(rs)
+        return np.random.default_rng(check_random_state(rs).randint(2**31 - 1))
+
+    # -- standardisation ----------------------------------------------------------
+    def _set_standardisation(self, X):
+        if self.standardize:
+            mean = X.mean(axis=0)
+            scale = X.std(axis=0)
+            scale[~(scale > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
+            self.x_mean_, self.x_scale_ = mean, scale
+        else:
+            self.x_mean_ = self.x_scale_ = None
+
+    def _transform(self, X):
+        if self.x_mean_ is None:
+            return X
+        return (X - self.x_mean_) / self.x_scale_
+
+    # -- fitting ------------------------------------------------------------------
+    def fit(self, X, y, callback=None):
+        """Train the network on ``(X, y)`` from fresh random weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        callback : callable, optional
+            Called once per iteration (epoch for online methods) with the
+            optimizer's :class:`~prmlnet.optim.result.IterInfo`; returning True
+            stops training. The command line's progress bar uses it.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, incremental=False, callback=callback)
+
+    def _validate(self, X, y, reset):
+        X, y = validate_data(self, X, y, reset=reset, multi_output=True,
+                             y_numeric=self._y_numeric, dtype=np.float64)
+        return X, y
+
+    _y_numeric = True
+
+    def _fit(self, X, y, incremental, callback=None, classes=None):
+        self._check_params()
+        first = not (incremental and hasattr(self, "w_"))
+        X, y = self._validate(X, y, reset=first)
+        T = self._encode_targets(y, first, classes)
+        if first:
+            self._set_standardisation(X)
+            output, n_out = self._output_model(T)
+            self.net_ = Network((X.shape[1], *self._hidden_sizes(), n_out),
+                                hidden=self.activation, output=output)
+            self._rng_ = self._rng()
+            w0 = self.net_.init_weights(self._rng_)
+            self.loss_curve_ = []
+            self.n_iter_ = 0
+        else:
+            w0 = self.w_
+        Xs = self._transform(X)
+        t0 = time.perf_counter()
+        if incremental:
+            result = self._train_epoch(w0, Xs, T, callback)
+        elif self.method in ONLINE_METHODS:
+            result = self._train_online(w0, Xs, T, callback)
+        else:
+            result = self._train_batch(w0, Xs, T, callback)
+        seconds = time.perf_counter() - t0
+        self.w_ = np.ascontiguousarray(result.x, dtype=np.float64)
+        self.result_ = result
+        if incremental or result.history is None or len(result.history.fun) < 2:
+            new = [float(result.fun)]
+        else:
+            new = [float(v) for v in result.history.fun[1:]]
+        self.loss_curve_ = list(self.loss_curve_) + new
+        self.n_iter_ = int(self.n_iter_) + max(int(result.nit), 1 if incremental else 0)
+        self.n_iter_ = max(self.n_iter_, 1)
+        obj = self._make_objective(self.net_, Xs, T)
+        self.loss_ = float(obj(self.w_)[0])
+        self.training_ = {
+            "n_samples": int(X.shape[0]), "n_features": int(X.shape[1]),
+            "method": self.method, "n_iter": int(self.n_iter_), "error": self.loss_,
+            "error_per_pattern": self.loss_ / X.shape[0],
+            "status": getattr(result.status, "name", str(result.status)),
+            "message": str(result.message), "nfev": int(result.nfev),
+            "seconds": seconds, "interrupted": self._interrupted(result),
+        }
+        self._after_fit(Xs, T)
+        self._warn(result)
+        return self
+
+    @staticmethod
+    def _interrupted(result):
+        from ..optim import Status
+        return result.status == Status.INTERRUPTED
+
+    def _warn(self, result):
+        from ..optim import Status
+        if result.status == Status.MAX_ITER:
+            warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} iterations reached "
+                          f"before convergence; raise max_iter (or tol)", ConvergenceWarning,
+                          stacklevel=4)
+        elif result.status == Status.INTERRUPTED:
+            warnings.warn(f"{type(self).__name__}: training interrupted after {result.nit} "
+                          f"iterations; keeping the best weights so far", UserWarning,
+                          stacklevel=4)
+        elif result.status == Status.NONFINITE:
+            warnings.warn(f"{type(self).__name__}: the error became NaN or infinite; keeping "
+                          f"the last finite weights (lower learning_rate or raise alpha)",
+                          ConvergenceWarning, stacklevel=4)
+
+    def _callbacks(self, callback):
+        """The user's callback and verbose printing, as one optimizer callback."""
+        if not self.verbose and callback is None:
+            return None
+
+        def cb(info):
+            if self.verbose:
+                print(f"iteration {info.nit}, E = {info.fun:.6g}")
+            return callback(info) if callback is not None else False
+        return cb
+
+    def _validation_split(self, X, T):
+        """Hold out ``validation_fraction`` of the patterns (stratified for classes)."""
+        N = X.shape[0]
+        n_val = int(math.ceil(self.validation_fraction * N))
+        if n_val < 1 or N - n_val < 1:
+            raise ValueError(f"early_stopping needs at least 2 samples to hold out "
+                             f"{self.validation_fraction:.0%} for validation; got {N}")
+        order = self._rng_.permutation(N)
+        return order[n_val:], order[:n_val]
+
+    def _train_batch(self, w0, X, T, callback):
+        from ..optim import EarlyStopping, minimize
+        cb = self._callbacks(callback)
+        stopper = None
+        if self.early_stopping:
+            train, val = self._validation_split(X, T)
+            Xv, Tv, X, T = X[val], T[val], X[train], T[train]
+            net = self.net_
+            stopper = EarlyStopping(lambda w: net.error(w, Xv, Tv),
+                                    patience=self.n_iter_no_change)
+            user = cb
+            cb = (lambda info: bool(stopper(info)) | bool(user(info))) if user else stopper
+        obj = self._make_objective(self.net_, X, T)
+        hvp = getattr(obj, "hvp", None) if self.method == "newton" else None
+        kwargs = {"hvp": hvp} if hvp is not None else {}
+        try:
+            result = minimize(obj, w0, method=self.method, max_iter=self.max_iter,
+                              gtol=self.tol, callback=cb, **kwargs)
+        except KeyboardInterrupt:            # outside the optimizer's own guard
+            from ..optim import Status
+            from ..optim.result import OptimizeResult
+            result = OptimizeResult(x=w0, fun=math.nan, jac=None, nit=0, nfev=0, njev=0,
+                                    success=False, status=Status.INTERRUPTED,
+                                    message="interrupted before the first iteration",
+                                    history=None, method=self.method)
+        if stopper is not None and stopper.best_w is not None:
+            result["x"] = stopper.best_w
+            result["best_iter"] = stopper.best_iter
+            self.validation_scores_ = [e for _, e in stopper.history]
+        return result
+
+    def _online_pair(self):
+        from ..optim import online
+        return getattr(online, self.method)(learning_rate=self.learning_rate)
+
+    def _train_online(self, w0, X, T, callback):
+        from ..optim.online import train_online
+        obj = self._make_objective(self.net_, X, T)
+        # each mini-batch carries the share |B|/N of the prior (Objective.minibatch)
+        return train_online(obj.minibatch, w0, X, T, self._online_pair(),
+                            batch_size=min(self.batch_size, X.shape[0]),
+                            n_epochs=self.max_iter, rng=self._rng_,
+                            callback=self._callbacks(callback))
+
+    def _train_epoch(self, w0, X, T, callback):
+        """One pass over ``(X, T)`` in shuffled mini-batches (``partial_fit``),
+        keeping the online optimizer's state between calls."""
+        from ..optim import Status
+        from ..optim.result import History, OptimizeResult
+        method = self._online_pair()
+        state = getattr(self, "_online_state_", None)
+        w = np.array(w0, dtype=np.float64)
+        if state is None:
+            state = method.init(w)
+        fun = self._make_objective(self.net_, X, T).minibatch
+        N, B = X.shape[0], min(self.batch_size, X.shape[0])
+        status, E_sum = Status.MAX_ITER, 0.0
+        t0 = time.perf_counter()
+        try:
+            order = self._rng_.permutation(N)
+            for start in range(0, N, B):
+                idx = order[start:start + B]
+                E, g = fun(w, X[idx], T[idx])
+                if not math.isfinite(E):
+                    status = Status.NONFINITE
+                    break
+                w_new, state = method.update(w, g, state)
+                w, E_sum = w_new, E_sum + E
+        except KeyboardInterrupt:
+            status = Status.INTERRUPTED
+        self._online_state_ = state
+        hist = History(*(np.array([v]) for v in (E_sum, math.nan, math.nan, 1.0,
+                                                 time.perf_counter() - t0)))
+        return OptimizeResult(x=w, fun=E_sum, jac=None, nit=1, nfev=1, njev=1, success=False,
+                              status=status, message="one epoch of partial_fit",
+                              history=hist, method=self.method)
+
+    # -- prediction ---------------------------------------------------------------
+    def _forward(self, X):
+        """Network outputs y (N, K) for new inputs, checked and standardised."""
+        check_is_fitted(self, "w_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.net_.predict(self.w_, self._transform(X))
+
+    # -- pickling (Network holds functions; rebuild it from its description) -------
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "net_" in state:
+            state = dict(state)
+            state["net_"] = io.network_config(state["net_"])
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("net_"), dict):
+            state = dict(state)
+            state["net_"] = io.network_from_config(state["net_"])
+        super().__setstate__(state)
+
+    # -- model files ----------------------------------------------------------------
+    def to_model_file(self) -> io.ModelFile:
+        """The fitted estimator as an :class:`prmlnet.io.ModelFile`."""
+        check_is_fitted(self, "w_")
+        arrays, meta = self._extra_state()
+        training = dict(getattr(self, "training_", {}))
+        names = getattr(self, "feature_names_in_", None)
+        training["feature_names"] = None if names is None else [str(n) for n in names]
+        training["n_iter"] = int(self.n_iter_)
+        arrays = dict(arrays)
+        arrays["loss_curve"] = np.asarray(self.loss_curve_, dtype=np.float64)
+        return io.ModelFile(
+            kind=type(self).__name__, network=self.net_, w=self.w_,
+            x_mean=self.x_mean_, x_scale=self.x_scale_,
+            classes=getattr(self, "classes_", None),
+            params=_json_params(self.get_params(deep=False)),
+            training=training, arrays=arrays, meta=meta)
+
+    def save(self, path):
+        """Write the fitted estimator to a model file (see :mod:`prmlnet.io`)."""
+        return io.save(path, self.to_model_file())
+
+    @classmethod
+    def load(cls, path):
+        """Read an estimator of this class from a model file."""
+        est = load(path)
+        if not isinstance(est, cls):
+            raise ValueError(f"{path} holds a {type(est).__name__}, not a {cls.__name__}; "
+                             "use prmlnet.estimators.load to read any model file")
+        return est
+
+
+def from_model_file(mf: io.ModelFile):
+    """The fitted estimator that a :class:`prmlnet.io.ModelFile` describes."""
+    if mf.kind not in KINDS:
+        raise ValueError(f"the model file holds a {mf.kind!r}, which is not an estimator "
+                         f"prmlnet knows ({', '.join(sorted(KINDS))})")
+    cls = KINDS[mf.kind]
+    params = dict(mf.params)
+    valid = cls._get_param_names()
+    params = {k: v for k, v in params.items() if k in valid}
+    if isinstance(params.get("hidden_layer_sizes"), list):
+        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    est = cls(**params)
+    est.net_ = mf.network
+    est.w_ = np.ascontiguousarray(mf.w, dtype=np.float64)
+    est.x_mean_, est.x_scale_ = mf.x_mean, mf.x_scale
+    if mf.classes is not None:
+        est.classes_ = mf.classes
+    tr = dict(mf.training)
+    names = tr.pop("feature_names", None)
+    est.n_features_in_ = mf.network.n_inputs
+    if names is not None:
+        est.feature_names_in_ = np.asarray(names, dtype=object)
+    est.training_ = tr
+    est.n_iter_ = int(tr.get("n_iter", 0))
+    est.loss_ = float(tr.get("error", math.nan))
+    arrays = dict(mf.arrays)
+    est.loss_curve_ = [float(v) for v in arrays.pop("loss_curve", [])]
+    est.result_ = None
+    est._rng_ = est._rng()
+    est._restore_state(arrays, mf.meta)
+    return est
+
+
+def load(path):
+    """Read any prmlnet estimator from a model file written by its ``save``."""
+    return from_model_file(io.load(path))

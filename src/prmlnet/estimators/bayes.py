@@ -1,0 +1,352 @@
+r"""Bayesian multilayer perceptrons with the scikit-learn API (PRML §5.7).
+
+``fit`` runs the evidence loop of :func:`prmlnet.bayes.evidence_loop`: MAP
+training alternated with the re-estimation of the prior precision α (one, one
+per layer, or one per input — ARD) and, for regression, the noise precision β.
+The fitted estimator keeps the Laplace posterior N(w_MAP, A⁻¹) (its Cholesky
+factor), so that
+
+* :meth:`BayesianMLPRegressor.predict` ``(X, return_std=True)`` gives the
+  predictive standard deviation :math:`\sqrt{1/\beta + \mathbf{g}^\mathrm{T}\mathbf{A}^{-1}\mathbf{g}}`
+  (5.172, 5.173);
+* :meth:`BayesianMLPClassifier.predict_proba` gives the moderated probabilities
+  :math:`\sigma(\kappa(\sigma_a^2)\,a_\text{MAP})` (5.190); the softmax version is
+  a documented heuristic (:meth:`prmlnet.bayes.LaplacePosterior.predict_proba`).
+
+As everywhere in prmlnet, E_D is a sum over patterns and α multiplies
+½‖w‖² undivided by the number of samples, so ``alpha_``, ``beta_`` and
+``gamma_`` are the book's numbers. The cost of a fit is dominated by one W×W
+Hessian and its eigendecomposition per outer iteration: use it for networks of
+up to a few thousand weights.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..bayes import LaplacePosterior, evidence_loop, group_alpha_vector, prior_groups
+from ..bayes.evidence import PRIORS, _Regularised
+from ..bayes.laplace import HESSIANS, NEGATIVE
+from .mlp import MLPClassifier, MLPRegressor
+
+__all__ = ["BayesianMLPRegressor", "BayesianMLPClassifier"]
+
+_POSTERIOR_FIELDS = ("w", "alpha", "beta", "H", "eigenvalues", "n_negative", "chol", "hessian",
+                     "negative")
+
+_BAYES_PARAMS_DOC = r"""
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default (10,)
+    activation : str or list of str, default "tanh"
+    prior : {"single", "layers", "ard"}, default "single"
+        Grouping of the prior precisions: one α for every weight and bias
+        (5.162); one per layer's weights and biases (the consistent priors of
+        §5.5.1); or one per input for automatic relevance determination
+        (``alpha_["x1"]``, ... — a large α marks an irrelevant input).
+    alpha : float, default 0.01
+        Initial α of every group (re-estimated by the evidence loop).
+    beta : float or None, default None
+        Initial β (regression only); None: the inverse variance of the targets.
+    n_outer : int, default 20
+        Most re-estimations of α and β.
+    evidence_tol : float, default 1e-3
+        Stop when every α and β changes by a relative amount below this.
+    method : str, default "bfgs"
+        Batch method of :func:`prmlnet.optim.minimize` for each MAP training.
+    max_iter : int, default 500
+        Iterations of each MAP training (warm-started from the last weights).
+    tol : float, default 1e-7
+        Gradient tolerance of each MAP training (E summed over patterns).
+    hessian : {"exact", "outer_product"}, default "exact"
+        The data Hessian in A = βH + diag(α).
+    negative : {"clip", "keep"}, default "clip"
+        Negative eigenvalues of H (away from a minimum) set to zero, or kept
+        (then A must be positive definite); see :mod:`prmlnet.bayes.laplace`.
+    standardize : bool, default False
+        Standardise the inputs (never the targets).
+    random_state : int, RandomState or None, default None
+    verbose : int, default 0
+        Print α, β, γ and the log evidence after each re-estimation.
+
+    Attributes
+    ----------
+    net_, w_ : the network and w_MAP
+    alpha_ : float or dict
+        Final α (a float for ``prior="single"``, else ``{group: α}``).
+    beta_ : float
+        Final β (1.0 for classifiers: there is no β).
+    gamma_ : float
+        The effective number of well-determined parameters (5.179).
+    gamma_groups_ : dict
+        γ of each prior group (trace formula).
+    log_evidence_ : float
+        ln p(D | α, β) at the final hyperparameters (5.175, 5.183).
+    history_ : dict of arrays
+        One row per outer iteration: ``alpha`` (n, G), ``gamma`` (n, G), ``beta``,
+        ``log_evidence``, ``E_D``, ``E_W``, ``n_negative``, ``nit``.
+    posterior_ : prmlnet.bayes.LaplacePosterior
+    n_iter_ : int
+        Re-estimations done.
+    converged_ : bool
+"""
+
+
+class _BayesMixin:
+    """What the Bayesian regressor and classifier share (on top of BaseMLP)."""
+
+    def _check_params(self):
+        from ..activations import ACTIVATIONS
+        from ._base import batch_methods
+
+        self._hidden_sizes()
+        acts = [self.activation] if isinstance(self.activation, str) else list(self.activation)
+        for a in acts:
+            if a not in ACTIVATIONS:
+                raise ValueError(f"unknown activation {a!r}; choose one of: "
+                                 f"{', '.join(sorted(ACTIVATIONS))}")
+        if self.prior not in PRIORS:
+            raise ValueError(f"prior must be one of {PRIORS}; got {self.prior!r}")
+        if not (isinstance(self.alpha, (int, float, np.number)) and math.isfinite(self.alpha)
+                and self.alpha > 0):
+            raise ValueError(f"alpha (the initial prior precision) must be a number > 0; "
+                             f"got {self.alpha!r}")
+        if self.beta is not None and not (isinstance(self.beta, (int, float, np.number))
+                                          and math.isfinite(self.beta) and self.beta > 0):
+            raise ValueError(f"beta must be None or a number > 0; got {self.beta!r}")
+        for name in ("n_outer", "max_iter"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1):
+                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+        for name in ("evidence_tol", "tol"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float, np.number)) and v >= 0):
+                raise ValueError(f"{name} must be a number >= 0; got {v!r}")
+        if self.method not in batch_methods():
+            raise ValueError(f"method must be a batch method ({', '.join(batch_methods())}); "
+                             f"got {self.method!r}")
+        if self.hessian not in HESSIANS:
+            raise ValueError(f"hessian must be one of {HESSIANS}; got {self.hessian!r}")
+        if self.negative not in NEGATIVE:
+            raise ValueError(f"negative must be one of {NEGATIVE}; got {self.negative!r}")
+
+    def _make_objective(self, net, X, T):
+        """E = β E_D + ½ Σ α_i w_i² at the fitted (or initial) hyperparameters."""
+        groups = prior_groups(net, self.prior)
+        alpha = getattr(self, "_alpha_groups", self.alpha)
+        beta = getattr(self, "beta_", 1.0)
+        return _Regularised(net, X, T, group_alpha_vector(groups, alpha, net.n_weights), beta)
+
+    def _train_batch(self, w0, X, T, callback):
+        from ..optim import Status
+        from ..optim.result import History, OptimizeResult
+
+        def report(row):
+            if self.verbose:
+                print(f"alpha {np.round(row['alpha'], 5).tolist()}, beta {row['beta']:.5g}, "
+                      f"gamma {sum(row['gamma']):.4g}, ln evidence {row['log_evidence']:.6g}")
+
+        res = evidence_loop(self.net_, X, T, prior=self.prior, alpha=float(self.alpha),
+                            beta=self.beta, w0=w0, n_outer=self.n_outer, tol=self.evidence_tol,
+                            method=self.method, max_iter=self.max_iter, gtol=self.tol,
+                            hessian=self.hessian, negative=self.negative, callback=report,
+                            train_callback=callback)
+        self._set_hyper(res.alpha, res.beta, res.gamma, res.log_evidence, res.history,
+                        res.converged)
+        self.posterior_ = res.posterior
+        h = res.history
+        n = len(h["beta"])
+        fun = np.r_[np.nan, res.history["E_D"]]
+        status = {"converged": Status.CONVERGED, "max_outer": Status.MAX_ITER,
+                  "stopped": Status.INTERRUPTED}[res.status]
+        hist = History(fun, np.full(n + 1, np.nan), np.full(n + 1, np.nan),
+                       np.r_[0.0, np.cumsum(h["nit"])], np.full(n + 1, np.nan))
+        return OptimizeResult(x=res.w, fun=float(h["E_D"][-1]), jac=None, nit=n,
+                              nfev=int(np.sum(h["nit"])), njev=int(np.sum(h["nit"])), nhev=0,
+                              success=res.converged, status=status,
+                              message=f"evidence loop: {res.status}", history=hist,
+                              method=self.method)
+
+    def _set_hyper(self, alpha, beta, gamma, log_evidence, history, converged):
+        self._alpha_groups = dict(alpha)
+        self.alpha_ = alpha["w"] if self.prior == "single" else dict(alpha)
+        self.beta_ = float(beta)
+        self.gamma_groups_ = dict(gamma)
+        self.gamma_ = float(sum(gamma.values()))
+        self.log_evidence_ = float(log_evidence)
+        self.history_ = history
+        self.converged_ = bool(converged)
+
+    def _warn(self, result):
+        from ..optim import Status
+        if result.status == Status.MAX_ITER:
+            warnings.warn(f"{type(self).__name__}: n_outer={self.n_outer} re-estimations done "
+                          "before alpha and beta settled; raise n_outer or evidence_tol",
+                          ConvergenceWarning, stacklevel=4)
+        elif result.status == Status.INTERRUPTED:
+            warnings.warn(f"{type(self).__name__}: training stopped early; the posterior is "
+                          "built at the weights reached", UserWarning, stacklevel=4)
+
+    def _posterior(self, X):
+        """Checked, standardised inputs and the fitted posterior."""
+        check_is_fitted(self, "posterior_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self._transform(X), self.posterior_
+
+    # -- pickling: the posterior holds the Network, which holds functions ----------
+    def __getstate__(self):
+        state = super().__getstate__()
+        post = state.get("posterior_")
+        if isinstance(post, LaplacePosterior):
+            state = dict(state)
+            state["posterior_"] = {f: getattr(post, f) for f in _POSTERIOR_FIELDS}
+        return state
+
+    def __setstate__(self, state):
+        post = state.get("posterior_")
+        super().__setstate__(state)
+        if isinstance(post, dict):
+            self.posterior_ = LaplacePosterior(net=self.net_, **post)
+
+    # -- model files -------------------------------------------------------------
+    def _bayes_state(self):
+        p = self.posterior_
+        arrays = {"bayes_chol": p.chol, "bayes_alpha": p.alpha, "bayes_eigenvalues": p.eigenvalues}
+        for k in ("alpha", "gamma", "beta", "log_evidence", "E_D", "E_W", "n_negative", "nit"):
+            arrays[f"bayes_history_{k}"] = np.asarray(self.history_[k], dtype=np.float64)
+        meta = {"alpha": self._alpha_groups, "beta": self.beta_, "gamma": self.gamma_groups_,
+                "log_evidence": self.log_evidence_, "converged": self.converged_,
+                "n_negative": int(p.n_negative), "groups": list(self.history_["groups"])}
+        return arrays, meta
+
+    def _restore_bayes(self, arrays, meta):
+        history = {k[len("bayes_history_"):]: arrays[k] for k in arrays
+                   if k.startswith("bayes_history_")}
+        history["groups"] = list(meta["groups"])
+        self._set_hyper(meta["alpha"], meta["beta"], meta["gamma"], meta["log_evidence"],
+                        history, meta["converged"])
+        self.posterior_ = LaplacePosterior(
+            net=self.net_, w=self.w_, alpha=np.asarray(arrays["bayes_alpha"], dtype=float),
+            beta=self.beta_, H=None, eigenvalues=np.asarray(arrays["bayes_eigenvalues"]),
+            n_negative=int(meta["n_negative"]), chol=np.asarray(arrays["bayes_chol"]),
+            hessian=self.hessian, negative=self.negative)
+
+
+class BayesianMLPRegressor(_BayesMixin, MLPRegressor):
+    __doc__ = r"""Bayesian regression network: evidence-optimised α and β, Laplace error bars.
+
+    The noise model is Gaussian with precision β on every output (5.161); the
+    prior is Gaussian with precision α per group (5.162, §5.5.1).
+    """ + _BAYES_PARAMS_DOC + r"""
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from prmlnet import BayesianMLPRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(0, 0.5, (30, 1)); y = np.sin(2 * np.pi * X[:, 0]) + 0.1 * rng.standard_normal(30)
+    >>> reg = BayesianMLPRegressor(hidden_layer_sizes=(5,), random_state=0).fit(X, y)
+    >>> mean, std = reg.predict(np.array([[0.25], [1.0]]), return_std=True)
+    >>> bool(std[1] > std[0] > 0)
+    True
+    """
+
+    def __init__(self, hidden_layer_sizes=(10,), activation="tanh", prior="single", alpha=0.01,
+                 beta=None, n_outer=20, evidence_tol=1e-3, method="bfgs", max_iter=500,
+                 tol=1e-7, hessian="exact", negative="clip", standardize=False,
+                 random_state=None, verbose=0):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.prior = prior
+        self.alpha = alpha
+        self.beta = beta
+        self.n_outer = n_outer
+        self.evidence_tol = evidence_tol
+        self.method = method
+        self.max_iter = max_iter
+        self.tol = tol
+        self.hessian = hessian
+        self.negative = negative
+        self.standardize = standardize
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # BaseMLP reads these; a Bayesian fit has no early stopping or online training.
+    early_stopping = False
+
+    def predict(self, X, return_std=False):
+        """Predictive mean y(x, w_MAP) and, with ``return_std``, the standard deviation
+        :math:`\\sqrt{1/\\beta + \\mathbf{g}^\\mathrm{T}\\mathbf{A}^{-1}\\mathbf{g}}` (5.172, 5.173),
+        each shaped like the ``y`` of ``fit``."""
+        Xs, post = self._posterior(X)
+        out = post.predict(Xs, return_std=return_std)
+        ravel = getattr(self, "_y_ndim", 1) == 1 and self.net_.n_outputs == 1
+        if not return_std:
+            return out.ravel() if ravel else out
+        mean, std = out
+        return (mean.ravel(), std.ravel()) if ravel else (mean, std)
+
+    def _extra_state(self):
+        arrays, meta = self._bayes_state()
+        return arrays, {**meta, "y_ndim": int(getattr(self, "_y_ndim", 1))}
+
+    def _restore_state(self, arrays, meta):
+        self._y_ndim = int(meta.get("y_ndim", 1))
+        self._restore_bayes(arrays, meta)
+
+
+class BayesianMLPClassifier(_BayesMixin, MLPClassifier):
+    __doc__ = r"""Bayesian classification network: evidence-optimised α, moderated probabilities.
+
+    The output model follows the labels as for :class:`prmlnet.MLPClassifier`;
+    there is no β (5.7.3). ``predict_proba`` averages the outputs over the
+    Laplace posterior by the probit approximation (5.190), which pulls the
+    probabilities towards 1/2 where the weights are uncertain and leaves the
+    0.5 contour of a single logistic output where it is.
+    """ + _BAYES_PARAMS_DOC + r"""
+    classes_ : ndarray
+    """
+
+    def __init__(self, hidden_layer_sizes=(10,), activation="tanh", prior="single", alpha=0.01,
+                 n_outer=20, evidence_tol=1e-3, method="bfgs", max_iter=500, tol=1e-7,
+                 hessian="exact", negative="clip", standardize=False, random_state=None,
+                 verbose=0):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.prior = prior
+        self.alpha = alpha
+        self.n_outer = n_outer
+        self.evidence_tol = evidence_tol
+        self.method = method
+        self.max_iter = max_iter
+        self.tol = tol
+        self.hessian = hessian
+        self.negative = negative
+        self.standardize = standardize
+        self.random_state = random_state
+        self.verbose = verbose
+
+    early_stopping = False
+    beta = None
+
+    def predict_proba(self, X, moderated=True):
+        """Class probabilities (n_samples, n_classes), moderated by the posterior (5.190);
+        ``moderated=False`` gives the MAP network's outputs."""
+        Xs, post = self._posterior(X)
+        p = post.predict_proba(Xs, moderated=moderated)
+        if self._label_kind == "binary":
+            return np.hstack([1.0 - p, p])
+        return p
+
+    def _extra_state(self):
+        arrays, meta = self._bayes_state()
+        return arrays, {**meta, "label_kind": self._label_kind}
+
+    def _restore_state(self, arrays, meta):
+        self._label_kind = meta.get("label_kind") or (
+            "binary" if self.classes_.size == 2 else "multiclass")
+        self._restore_bayes(arrays, meta)

@@ -1,0 +1,291 @@
+r"""Multilayer perceptrons with the scikit-learn API: regression and classification.
+
+The output model is the canonical partner of the error (PRML §5.2): linear
+outputs with the sum-of-squares error for regression (5.14); for
+classification, chosen from the labels — one logistic output for two classes
+(5.21), softmax outputs for more (5.24), K logistic outputs for a label
+indicator matrix (5.23).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.validation import column_or_1d
+
+from ._base import ONLINE_METHODS, BaseMLP
+
+__all__ = ["MLPRegressor", "MLPClassifier"]
+
+_PARAMS_DOC = r"""
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default (10,)
+        Hidden units of each hidden layer, input side first.
+    activation : str or list of str, default "tanh"
+        Hidden activation h: ``tanh``, ``logistic``, ``identity``, ``relu``,
+        ``softplus`` (one name, or one per hidden layer).
+    alpha : float or dict, default 0.01
+        PRML's weight-decay coefficient α on :math:`\frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}`
+        (5.112), applied to every weight and bias, **not divided by the number
+        of samples**: the error it is added to is a *sum* over patterns, so its
+        effect weakens as N grows, as in the book. (scikit-learn's MLP writes
+        ``alpha / (2 n_samples)`` beside a mean loss — the same objective up to
+        the factor n_samples, on weights only.) A dict ``{group: α}`` over the
+        network's weight groups ``"W1", "b1", "W2", ...`` gives the consistent
+        priors of §5.5.1; groups not named are not penalised.
+    method : str, default "scg"
+        A batch method of :func:`prmlnet.optim.minimize` (``gd``, ``cg``,
+        ``scg``, ``bfgs``, ``lbfgs``) or an online method of
+        :mod:`prmlnet.optim.online` (``sgd``, ``momentum``, ``adam``; these
+        enable ``partial_fit``).
+    max_iter : int, default 200
+        Iterations of a batch method, or epochs of an online one.
+    tol : float, default 1e-5
+        Converged when :math:`\|\nabla E\|_\infty \le` ``tol`` (E summed over
+        patterns); batch methods also stop when a step lowers E by a relative
+        1e-12 or less.
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the training data, stop when the
+        validation error has not improved for ``n_iter_no_change`` iterations
+        and keep the weights with the lowest validation error (§5.5.2). Batch
+        methods only.
+    validation_fraction : float, default 0.1
+    n_iter_no_change : int, default 10
+    batch_size : int, default 32
+        Mini-batch size of the online methods (clipped to n_samples).
+    learning_rate : float, default 0.01
+        Step size η of the online methods.
+    standardize : bool, default False
+        Standardise each input column to zero mean and unit variance before the
+        network (the statistics are stored in ``x_mean_``, ``x_scale_`` and in
+        model files). Nothing is standardised by default; targets never are.
+    random_state : int, RandomState or None, default None
+        Seeds the initial weights (and the shuffling of online methods and the
+        validation split): the same seed and data give bit-identical weights.
+    verbose : int, default 0
+        Print the error after every iteration.
+
+    Attributes
+    ----------
+    net_ : prmlnet.Network
+        The network description (sizes, activations, output model).
+    w_ : ndarray of shape (net_.n_weights,)
+        The trained flat weight vector.
+    n_iter_ : int
+        Iterations (or epochs) run.
+    loss_ : float
+        Final training error :math:`E(\mathbf{w})` — a sum over patterns plus
+        :math:`\frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}` (not a mean).
+    loss_curve_ : list of float
+        E after each iteration (epoch).
+    result_ : prmlnet.optim.OptimizeResult
+        The optimizer's result (status, evaluations, history). None after loading.
+    training_ : dict
+        Training metadata (data shape, error, iterations, status, seconds);
+        stored in model files.
+    x_mean_, x_scale_ : ndarray of shape (n_features,) or None
+        Input standardisation, or None when ``standardize`` is False.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when X has string column names (a pandas DataFrame).
+"""
+
+
+class MLPRegressor(RegressorMixin, BaseMLP):
+    __doc__ = r"""Multilayer-perceptron regression: linear outputs, sum-of-squares error.
+
+    Minimises :math:`E(\mathbf{w}) = \frac12 \sum_n \|\mathbf{y}(\mathbf{x}_n, \mathbf{w})
+    - \mathbf{t}_n\|^2 + \frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}` (5.14, 5.112).
+    ``y`` may have several columns (one network output each).
+    """ + _PARAMS_DOC + r"""
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from prmlnet import MLPRegressor
+    >>> X = np.linspace(-1, 1, 50).reshape(-1, 1)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(5,), random_state=0).fit(X, np.sin(3 * X).ravel())
+    >>> bool(reg.score(X, np.sin(3 * X).ravel()) > 0.99)
+    True
+    """
+
+    def __init__(self, hidden_layer_sizes=(10,), activation="tanh", alpha=0.01, method="scg",
+                 max_iter=200, tol=1e-5, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=10, batch_size=32, learning_rate=0.01, standardize=False,
+                 random_state=None, verbose=0):
+        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+                         alpha=alpha, method=method, max_iter=max_iter, tol=tol,
+                         early_stopping=early_stopping, validation_fraction=validation_fraction,
+                         n_iter_no_change=n_iter_no_change, batch_size=batch_size,
+                         learning_rate=learning_rate, standardize=standardize,
+                         random_state=random_state, verbose=verbose)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _encode_targets(self, y, first, classes=None):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if first:
+            self._y_ndim = y.ndim
+        elif y.ndim == 1 and self.net_.n_outputs != 1 or \
+                y.ndim == 2 and y.shape[1] != self.net_.n_outputs:
+            raise ValueError(f"y has {1 if y.ndim == 1 else y.shape[1]} columns but the model "
+                             f"was fitted with {self.net_.n_outputs}")
+        return np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=np.float64)
+
+    def _output_model(self, T):
+        return "linear", T.shape[1]
+
+    def predict(self, X):
+        """Network outputs :math:`\\mathbf{y}(\\mathbf{x}, \\mathbf{w})`,
+        shape (n_samples,) or (n_samples, n_targets) like the ``y`` of ``fit``."""
+        y = self._forward(X)
+        return y.ravel() if getattr(self, "_y_ndim", 1) == 1 and y.shape[1] == 1 else y
+
+    @available_if(lambda self: self.method in ONLINE_METHODS)
+    def partial_fit(self, X, y):
+        """One epoch of the online method over ``(X, y)``, continuing from the
+        current weights and optimizer state (fresh weights on the first call)."""
+        return self._fit(X, y, incremental=True)
+
+    def _extra_state(self):
+        return {}, {"y_ndim": int(getattr(self, "_y_ndim", 1))}
+
+    def _restore_state(self, arrays, meta):
+        self._y_ndim = int(meta.get("y_ndim", 1))
+
+
+class MLPClassifier(ClassifierMixin, BaseMLP):
+    __doc__ = r"""Multilayer-perceptron classification with the cross-entropy error.
+
+    The output model follows the labels: two classes — one logistic-sigmoid
+    output and the cross-entropy (5.21); more classes — softmax outputs and the
+    multiclass cross-entropy (5.24); a label indicator matrix (several binary
+    labels per sample) — K independent logistic outputs (5.23). In every case
+    :math:`\partial E/\partial a_k = y_k - t_k` (5.18).
+    """ + _PARAMS_DOC + r"""
+    classes_ : ndarray
+        The class labels (``arange(K)`` for a label indicator matrix).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from prmlnet import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier(standardize=True, random_state=0).fit(X, y)
+    >>> clf.net_.output.name, clf.predict_proba(X[:2]).shape
+    ('softmax', (2, 3))
+    """
+
+    _y_numeric = False
+
+    def __init__(self, hidden_layer_sizes=(10,), activation="tanh", alpha=0.01, method="scg",
+                 max_iter=200, tol=1e-5, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=10, batch_size=32, learning_rate=0.01, standardize=False,
+                 random_state=None, verbose=0):
+        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+                         alpha=alpha, method=method, max_iter=max_iter, tol=tol,
+                         early_stopping=early_stopping, validation_fraction=validation_fraction,
+                         n_iter_no_change=n_iter_no_change, batch_size=batch_size,
+                         learning_rate=learning_rate, standardize=standardize,
+                         random_state=random_state, verbose=verbose)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    # -- labels -> targets ----------------------------------------------------------
+    def _encode_targets(self, y, first, classes=None):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        kind = type_of_target(y)
+        if kind not in ("binary", "multiclass", "multilabel-indicator"):
+            raise ValueError(f"MLPClassifier takes class labels or a label indicator matrix; "
+                             f"got targets of type {kind!r}")
+        if first:
+            if kind == "multilabel-indicator":
+                self._label_kind = "multilabel"
+                self.classes_ = np.arange(y.shape[1])
+            else:
+                labels = unique_labels(y) if classes is None else np.unique(classes)
+                if classes is not None:
+                    missing = np.setdiff1d(unique_labels(y), labels)
+                    if missing.size:
+                        raise ValueError(f"y holds labels {missing.tolist()[:5]} that are not "
+                                         f"in classes={labels.tolist()}")
+                if labels.size < 2:
+                    raise ValueError(
+                        f"only one class ({labels[0]!r}) is present in y; a classifier needs "
+                        "at least two classes — check the target column")
+                self._label_kind = "binary" if labels.size == 2 else "multiclass"
+                self.classes_ = labels
+        if self._label_kind == "multilabel":
+            if kind != "multilabel-indicator" or y.shape[1] != self.classes_.size:
+                raise ValueError(f"y must be a label indicator matrix with "
+                                 f"{self.classes_.size} columns, like the first fit")
+            return np.ascontiguousarray(y, dtype=np.float64)
+        if kind == "multilabel-indicator":
+            raise ValueError("y is a label indicator matrix but the model was fitted on labels")
+        idx = np.searchsorted(self.classes_, y)
+        idx = np.clip(idx, 0, self.classes_.size - 1)
+        unseen = self.classes_[idx] != y
+        if unseen.any():
+            raise ValueError(f"y holds labels {np.unique(y[unseen]).tolist()[:5]} not seen in "
+                             f"the first fit (classes {self.classes_.tolist()})")
+        if self._label_kind == "binary":
+            return (idx == 1).astype(np.float64)[:, None]
+        T = np.zeros((y.shape[0], self.classes_.size))
+        T[np.arange(y.shape[0]), idx] = 1.0                 # 1-of-K coding
+        return T
+
+    def _output_model(self, T):
+        if self._label_kind == "multiclass":
+            return "softmax", T.shape[1]
+        return "logistic", T.shape[1]
+
+    # -- prediction -----------------------------------------------------------------
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes): the network outputs
+        (for two classes, ``[1 - y, y]`` of the single logistic output)."""
+        y = self._forward(X)
+        if self._label_kind == "binary":
+            return np.hstack([1.0 - y, y])
+        return y
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Most probable class of each sample (a 0/1 matrix for indicator targets)."""
+        p = self.predict_proba(X)
+        if self._label_kind == "multilabel":
+            return (p > 0.5).astype(np.int64)
+        return self.classes_[np.argmax(p, axis=1)]
+
+    @available_if(lambda self: self.method in ONLINE_METHODS)
+    def partial_fit(self, X, y, classes=None):
+        """One epoch of the online method over ``(X, y)``, continuing from the
+        current weights and optimizer state. ``classes`` (all labels that will
+        ever appear) is required on the first call, as in scikit-learn, unless
+        ``y`` is a label indicator matrix."""
+        if not hasattr(self, "w_"):
+            self._check_params()
+            if classes is None and type_of_target(y) != "multilabel-indicator":
+                raise ValueError("classes must be given on the first call to partial_fit")
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    def _extra_state(self):
+        return {}, {"label_kind": self._label_kind}
+
+    def _restore_state(self, arrays, meta):
+        self._label_kind = meta.get("label_kind") or (
+            "binary" if self.classes_.size == 2 else "multiclass")

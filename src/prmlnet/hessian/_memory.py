@@ -1,0 +1,59 @@
+"""The memory guard: refuse to form a W×W matrix the machine cannot hold."""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["HessianMemoryError", "available_memory", "check_matrix_memory"]
+
+#: fraction of the available memory one W×W matrix (with its workspace) may take
+SAFETY_FRACTION = 0.5
+
+
+class HessianMemoryError(MemoryError, ValueError):
+    """Forming a W×W matrix would exceed the memory this machine has available.
+
+    A ``MemoryError`` (and, so that input validation catches it too, a
+    ``ValueError``); raised *before* any work is done.
+    """
+
+
+def available_memory() -> int:
+    """Bytes of memory available to this process now (MemAvailable on Linux)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2 ** 40                                   # unknown: do not block
+
+
+def _fmt(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def check_matrix_memory(W: int, itemsize: int = 8, copies: float = 1.0,
+                        what: str = "the Hessian", max_bytes=None) -> int:
+    """Raise :class:`HessianMemoryError` unless ``copies`` W×W matrices fit.
+
+    ``max_bytes`` overrides the limit (default: :data:`SAFETY_FRACTION` of the
+    available memory). Returns the bytes needed.
+    """
+    need = int(copies * W * W * itemsize)
+    limit = int(SAFETY_FRACTION * available_memory()) if max_bytes is None else int(max_bytes)
+    if need > limit:
+        raise HessianMemoryError(
+            f"forming {what} for W = {W} weights needs {_fmt(need)}, more than the "
+            f"{_fmt(limit)} this machine can spare; use prmlnet.hessian.hvp (H·v) or "
+            "prmlnet.hessian.linear_operator (a scipy LinearOperator) instead"
+        )
+    return need

@@ -1,0 +1,293 @@
+r"""Online (sequential, stochastic) gradient methods (PRML §5.2.4, (5.43)).
+
+Each method is a pure pair ``(init, update)`` over the flat weight vector with a
+small named-tuple state, in the style of optax::
+
+    method = sgd(0.01)
+    state = method.init(w)
+    for Xb, Tb in batches:
+        E, g = fun_and_grad_batch(w, Xb, Tb)
+        w, state = method.update(w, g, state)
+
+``update`` never modifies its arguments. A learning rate is a number or a
+*schedule*, a callable ``step -> rate`` of the update count τ = 0, 1, 2, ...
+
+Mini-batches and a prior: with an :class:`~prmlnet.objective.Objective`, use
+:meth:`Objective.minibatch`, which gives each batch the fraction |b|/N of the
+prior term, so that over an epoch the batch errors add up to the full
+E(w) = β E_D(w) + E_W(w) and an epoch of updates with a small rate moves w
+like one batch step along −∇E.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from numbers import Real
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from .result import History, IterInfo, OptimizeResult, Status, check_start
+
+__all__ = [
+    "OnlineMethod", "SGDState", "MomentumState", "AdamState",
+    "sgd", "momentum", "adam",
+    "constant", "inverse_time", "exponential_decay",
+    "train_online",
+]
+
+
+class OnlineMethod(NamedTuple):
+    """An online method: ``init(w) -> state`` and ``update(w, g, state) -> (w, state)``."""
+
+    init: Callable
+    update: Callable
+    name: str = ""
+
+
+class SGDState(NamedTuple):
+    step: int
+
+
+class MomentumState(NamedTuple):
+    step: int
+    velocity: np.ndarray
+
+
+class AdamState(NamedTuple):
+    step: int
+    m: np.ndarray
+    v: np.ndarray
+
+
+# -- learning-rate schedules --------------------------------------------------------
+def constant(eta):
+    """η_τ = η."""
+    _check_rate(eta)
+    return lambda step: eta
+
+
+def inverse_time(eta0, tau0):
+    r"""η_τ = η₀ / (1 + τ/τ₀): meets the Robbins–Monro conditions (PRML §2.3.5),
+    Σ η_τ = ∞ and Σ η_τ² < ∞, under which sequential updates converge."""
+    _check_rate(eta0)
+    if not tau0 > 0:
+        raise ValueError(f"tau0 must be > 0; got {tau0!r}")
+    return lambda step: eta0 / (1.0 + step / tau0)
+
+
+def exponential_decay(eta0, decay, every=1):
+    """η_τ = η₀ · decay^(τ // every), with 0 < decay <= 1."""
+    _check_rate(eta0)
+    if not 0 < decay <= 1:
+        raise ValueError(f"decay must be in (0, 1]; got {decay!r}")
+    return lambda step: eta0 * decay ** (step // every)
+
+
+def _check_rate(eta):
+    if callable(eta):
+        return
+    if not (isinstance(eta, Real) and eta > 0 and math.isfinite(eta)):
+        raise ValueError(f"learning_rate must be a finite number > 0 or a schedule "
+                         f"(callable step -> rate); got {eta!r}")
+
+
+def _rate(eta):
+    return eta if callable(eta) else (lambda step, eta=float(eta): eta)
+
+
+# -- the methods ----------------------------------------------------------------------
+def sgd(learning_rate) -> OnlineMethod:
+    r"""Stochastic gradient descent (5.43).
+
+    .. math:: \mathbf{w}^{(\tau+1)} = \mathbf{w}^{(\tau)} - \eta_\tau \nabla E_n(\mathbf{w}^{(\tau)})
+
+    with :math:`E_n` the error of one pattern (batch size 1) or of a mini-batch.
+
+    >>> import numpy as np
+    >>> m = sgd(0.1)
+    >>> w, s = m.update(np.array([1.0, 2.0]), np.array([0.5, -1.0]), m.init(np.zeros(2)))
+    >>> w
+    array([0.95, 2.1 ])
+    """
+    _check_rate(learning_rate)
+    rate = _rate(learning_rate)
+
+    def init(w):
+        return SGDState(0)
+
+    def update(w, g, state):
+        return w - rate(state.step) * g, SGDState(state.step + 1)
+
+    return OnlineMethod(init, update, "sgd")
+
+
+def momentum(learning_rate, mu=0.9) -> OnlineMethod:
+    r"""Stochastic gradient descent with momentum (Bishop 1995, §7.5.2; not in PRML).
+
+    .. math:: \mathbf{v}^{(\tau+1)} = \mu \mathbf{v}^{(\tau)} - \eta_\tau \nabla E_n, \qquad
+              \mathbf{w}^{(\tau+1)} = \mathbf{w}^{(\tau)} + \mathbf{v}^{(\tau+1)}
+    """
+    _check_rate(learning_rate)
+    if not (isinstance(mu, Real) and 0 <= mu < 1):
+        raise ValueError(f"momentum mu must be in [0, 1); got {mu!r}")
+    rate = _rate(learning_rate)
+
+    def init(w):
+        return MomentumState(0, np.zeros_like(w, dtype=float))
+
+    def update(w, g, state):
+        v = mu * state.velocity - rate(state.step) * g
+        return w + v, MomentumState(state.step + 1, v)
+
+    return OnlineMethod(init, update, "momentum")
+
+
+def adam(learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8) -> OnlineMethod:
+    r"""Adam (Kingma & Ba 2015) — outside the book, included as today's common default.
+
+    .. math:: \mathbf{m} \leftarrow b_1 \mathbf{m} + (1-b_1)\mathbf{g}, \quad
+              \mathbf{v} \leftarrow b_2 \mathbf{v} + (1-b_2)\mathbf{g}^2, \quad
+              \mathbf{w} \leftarrow \mathbf{w} - \eta_\tau
+              \frac{\mathbf{m}/(1-b_1^{\tau+1})}{\sqrt{\mathbf{v}/(1-b_2^{\tau+1})} + \epsilon}
+    """
+    _check_rate(learning_rate)
+    for name, b in (("b1", b1), ("b2", b2)):
+        if not 0 <= b < 1:
+            raise ValueError(f"adam: {name} must be in [0, 1); got {b!r}")
+    if not eps > 0:
+        raise ValueError(f"adam: eps must be > 0; got {eps!r}")
+    rate = _rate(learning_rate)
+
+    def init(w):
+        z = np.zeros_like(w, dtype=float)
+        return AdamState(0, z, z)
+
+    def update(w, g, state):
+        t = state.step + 1
+        m = b1 * state.m + (1 - b1) * g
+        v = b2 * state.v + (1 - b2) * (g * g)
+        mhat = m / (1 - b1 ** t)
+        vhat = v / (1 - b2 ** t)
+        return w - rate(state.step) * mhat / (np.sqrt(vhat) + eps), AdamState(t, m, v)
+
+    return OnlineMethod(init, update, "adam")
+
+
+# -- the visible loop -------------------------------------------------------------------
+def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs=10,
+                 rng=None, callback=None) -> OptimizeResult:
+    r"""Train by sequential updates over shuffled mini-batches.
+
+    Parameters
+    ----------
+    fun_and_grad_batch : callable ``(w, Xb, Tb) -> (E_b, ∇E_b)``
+        Error and gradient of one batch; e.g. ``Objective.minibatch`` (which
+        shares the prior between batches in proportion to their size).
+    w0 : ndarray of shape (W,)
+    X, T : ndarrays with N rows
+    method : OnlineMethod
+        From :func:`sgd`, :func:`momentum` or :func:`adam`.
+    batch_size : int
+        1 is pattern-by-pattern (5.43); N is batch gradient descent.
+    n_epochs : int
+    rng : numpy Generator or int seed
+        Shuffles the patterns at the start of every epoch (required: explicit
+        randomness).
+    callback : callable ``info -> bool``, optional
+        Called after every epoch; True stops the run.
+
+    Returns
+    -------
+    OptimizeResult
+        ``nit`` counts epochs, ``nfev`` batch evaluations. ``history`` holds one
+        entry per epoch (entry 0: the start): ``fun`` is the full error
+        ``fun_and_grad_batch(w, X, T)`` at the end of the epoch (a monitoring
+        pass, not counted in ``nfev``), ``nfev`` the patterns processed divided
+        by N (full-data-set equivalents, comparable with batch methods).
+        ``status`` is MAX_ITER after ``n_epochs``; KeyboardInterrupt returns
+        the lowest-error weights of the epoch ends seen (INTERRUPTED); a
+        non-finite error stops the run with the last finite epoch-end weights
+        (NONFINITE).
+    """
+    if not isinstance(method, OnlineMethod):
+        raise ValueError("method must be an OnlineMethod from sgd(), momentum() or adam()")
+    if rng is None:
+        raise ValueError("train_online needs an explicit rng (numpy Generator or int seed) "
+                         "for shuffling")
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    w = check_start(w0)
+    X, T = np.asarray(X), np.asarray(T)
+    N = X.shape[0]
+    if T.shape[0] != N or N == 0:
+        raise ValueError(f"X and T must have the same, non-zero number of rows; "
+                         f"got {X.shape[0]} and {T.shape[0]}")
+    if int(batch_size) != batch_size or not 1 <= batch_size <= N:
+        raise ValueError(f"batch_size must be an integer in [1, N={N}]; got {batch_size!r}")
+    if int(n_epochs) != n_epochs or n_epochs < 0:
+        raise ValueError(f"n_epochs must be a non-negative integer; got {n_epochs!r}")
+    batch_size = int(batch_size)
+    t0 = time.perf_counter()
+    hist = ([], [], [], [], [])
+
+    def record(f, g, step, seen):
+        for lst, v in zip(hist, (f, float(np.max(np.abs(g))), step, seen / N,
+                                  time.perf_counter() - t0)):
+            lst.append(v)
+
+    f, g = fun_and_grad_batch(w, X, T)
+    f = float(f)
+    best = (f, w, g)
+    last = (f, w, g)
+    record(f, g, 0.0, 0)
+    state = method.init(w)
+    nfev = seen = epoch = 0
+    status = Status.MAX_ITER
+    try:
+        if not math.isfinite(f):
+            raise FloatingPointError
+        for epoch in range(1, int(n_epochs) + 1):
+            w_start = w
+            order = rng.permutation(N)
+            for s in range(0, N, batch_size):
+                idx = order[s:s + batch_size]
+                _, gb = fun_and_grad_batch(w, X[idx], T[idx])
+                w, state = method.update(w, gb, state)
+                nfev += 1
+            seen += N
+            f, g = fun_and_grad_batch(w, X, T)
+            f = float(f)
+            if not (math.isfinite(f) and np.all(np.isfinite(w))):
+                raise FloatingPointError
+            last = (f, w, g)
+            if f < best[0]:
+                best = last
+            d = w - w_start
+            record(f, g, float(math.sqrt(d @ d)), seen)
+            if callback is not None:
+                info = IterInfo(w, f, g, epoch, nfev, time.perf_counter() - t0)
+                try:
+                    stop = callback(info)
+                except StopIteration:
+                    stop = True
+                if stop is True:
+                    status = Status.CALLBACK_STOP
+                    break
+    except FloatingPointError:
+        status, epoch = Status.NONFINITE, epoch - 1
+    except KeyboardInterrupt:
+        status, last, epoch = Status.INTERRUPTED, best, epoch - 1
+    f, w, g = last
+    messages = {Status.MAX_ITER: f"{n_epochs} epochs done",
+                Status.CALLBACK_STOP: "stopped by the callback",
+                Status.NONFINITE: "the error became NaN or infinite; x holds the last finite "
+                                  "epoch-end weights",
+                Status.INTERRUPTED: "interrupted (KeyboardInterrupt); x holds the lowest-error "
+                                    "epoch-end weights"}
+    return OptimizeResult(
+        x=np.array(w, dtype=float), fun=f, jac=np.array(g, dtype=float), nit=max(epoch, 0),
+        nfev=nfev, njev=nfev, nhev=0, success=False, status=status, message=messages[status],
+        history=History(*(np.asarray(a, dtype=float) for a in hist)),
+        method=f"online-{method.name}",
+    )

@@ -1,0 +1,165 @@
+r"""Quasi-Newton methods (PRML §5.2.4 points to them; Nocedal & Wright 2006, ch. 6–7):
+BFGS with an O(W²) update of the inverse Hessian, and limited-memory BFGS.
+
+Both build from gradient differences :math:`\mathbf{y}_k = \mathbf{g}_{k+1} - \mathbf{g}_k`
+along steps :math:`\mathbf{s}_k = \mathbf{w}_{k+1} - \mathbf{w}_k` an approximation
+of the *inverse* Hessian, so no linear system is ever solved, and take the
+step from a strong-Wolfe line search (which guarantees
+:math:`\mathbf{s}^\mathrm{T}\mathbf{y} > 0`, keeping the approximation positive definite).
+"""
+
+from __future__ import annotations
+
+import math
+import numpy as np
+
+from .linesearch import wolfe
+from .result import Run
+
+__all__ = ["bfgs", "lbfgs"]
+
+
+def _bfgs_body(run, x, f, g, *, c1, c2):
+    W = x.size
+    Hinv = None                                        # identity until the first step
+    alpha1 = min(1.0, 1.0 / math.sqrt(float(g @ g)))
+    while True:
+        d = -g if Hinv is None else -(Hinv @ g)
+        dg = float(g @ d)
+        if dg >= 0.0:                                  # lost positive definiteness: reset
+            Hinv, d, dg = None, -g, -float(g @ g)
+        alpha, x_new, f, g_new = wolfe(run, x, f, g, d, dg, alpha1, c1=c1, c2=c2)
+        s = x_new - x
+        y = g_new - g
+        sy = float(s @ y)
+        if sy > 1e-12 * math.sqrt(float(s @ s) * float(y @ y)):
+            if Hinv is None:                           # scale H₀ = (sᵀy / yᵀy) I  (N&W 6.20)
+                Hinv = np.eye(W) * (sy / float(y @ y))
+            # Inverse update in O(W²) (N&W 6.17):
+            # H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ
+            #   = H − ρ (H y sᵀ + s yᵀH) + (ρ² yᵀHy + ρ) s sᵀ,   ρ = 1 / sᵀy
+            rho = 1.0 / sy
+            Hy = Hinv @ y
+            c = rho * rho * float(y @ Hy) + rho
+            Hinv += np.outer(c * s - rho * Hy, s)
+            Hinv -= rho * np.outer(s, Hy)
+        x, g = x_new, g_new
+        alpha1 = 1.0
+        run.accept(x, f, g, math.sqrt(float(s @ s)))
+
+
+class _Pairs:
+    """The last ``m`` pairs (s, y) as rows of S and Y (oldest first), with SᵀY and YᵀY
+    kept up to date, so that H g costs a handful of array operations."""
+
+    def __init__(self, m, W):
+        self.S, self.Y = np.empty((m, W)), np.empty((m, W))
+        self.SY, self.YY = np.empty((m, m)), np.empty((m, m))
+        self.k = 0
+        from scipy.linalg.blas import dtrsv      # triangular solve, ~1 µs for small m
+
+        self._trsv = dtrsv
+
+    def add(self, s, y):
+        S, Y, SY, YY, k = self.S, self.Y, self.SY, self.YY, self.k
+        if k == S.shape[0]:                       # full: drop the oldest pair
+            S[:-1], Y[:-1] = S[1:], Y[1:]
+            SY[:-1, :-1], YY[:-1, :-1] = SY[1:, 1:], YY[1:, 1:]
+            k -= 1
+        S[k], Y[k] = s, y
+        k += 1
+        SY[k - 1, :k] = Y[:k] @ s                 # s_kᵀ y_j
+        SY[:k, k - 1] = S[:k] @ y                 # s_iᵀ y_k
+        YY[k - 1, :k] = YY[:k, k - 1] = Y[:k] @ y
+        self.k = k
+
+    def direction(self, g):
+        """−H g by the compact representation (Byrd, Nocedal & Schnabel 1994), which
+        equals the two-loop recursion (N&W Algorithm 7.4) with H₀ = γI, γ = sᵀy/yᵀy
+        of the latest pair (N&W 7.20)."""
+        k = self.k
+        if k == 0:
+            return -g
+        S, Y = self.S[:k], self.Y[:k]
+        SY = self.SY[:k, :k]
+        gamma = SY[-1, -1] / self.YY[k - 1, k - 1]
+        # R = upper triangle of SᵀY (R_ij = s_iᵀ y_j, i <= j); dtrsv reads only that.
+        R = np.asfortranarray(SY)
+        a, b = S @ g, Y @ g
+        u = self._trsv(R, a)                                      # R⁻¹ Sᵀg
+        v = np.diagonal(SY) * u + gamma * (self.YY[:k, :k] @ u - b)
+        p1 = self._trsv(R, v, trans=1)                            # R⁻ᵀ v
+        return -(gamma * g + p1 @ S - gamma * (u @ Y))
+
+    def clear(self):
+        self.k = 0
+
+
+def _lbfgs_body(run, x, f, g, *, memory, c1, c2):
+    pairs = _Pairs(memory, x.size)
+    alpha1 = min(1.0, 1.0 / math.sqrt(float(g @ g)))
+    while True:
+        d = pairs.direction(g)
+        dg = float(g @ d)
+        if dg >= 0.0:
+            pairs.clear()
+            d, dg = -g, -float(g @ g)
+        alpha, x_new, f, g_new = wolfe(run, x, f, g, d, dg, alpha1, c1=c1, c2=c2)
+        s = x_new - x
+        y = g_new - g
+        sy = float(s @ y)
+        if sy > 1e-12 * math.sqrt(float(s @ s) * float(y @ y)):
+            pairs.add(s, y)
+        x, g = x_new, g_new
+        alpha1 = 1.0
+        run.accept(x, f, g, math.sqrt(float(s @ s)))
+
+
+def _check_wolfe(name, c1, c2):
+    if not 0 < c1 < c2 < 1:
+        raise ValueError(f"{name}: need 0 < c1 < c2 < 1; got c1={c1}, c2={c2}")
+
+
+def bfgs(fun_and_grad, w0, *, max_iter=1000, gtol=1e-6, ftol=1e-12, callback=None, hvp=None,
+         c1=1e-4, c2=0.9):
+    r"""BFGS with the inverse-Hessian update in O(W²) per iteration.
+
+    Notes
+    -----
+    .. math:: \mathbf{H}_{k+1} = (\mathbf{I} - \rho\,\mathbf{s}\mathbf{y}^\mathrm{T})
+              \mathbf{H}_k (\mathbf{I} - \rho\,\mathbf{y}\mathbf{s}^\mathrm{T})
+              + \rho\,\mathbf{s}\mathbf{s}^\mathrm{T}, \qquad \rho = 1/\mathbf{s}^\mathrm{T}\mathbf{y}
+
+    expanded so that only matrix-vector products and rank-one updates occur.
+    Memory W²; ``hvp`` is ignored.
+    """
+    _check_wolfe("bfgs", c1, c2)
+    run = Run(fun_and_grad, w0, max_iter=max_iter, gtol=gtol, ftol=ftol, callback=callback,
+              method="bfgs")
+    return run.drive(_bfgs_body, c1=c1, c2=c2)
+
+
+def lbfgs(fun_and_grad, w0, *, max_iter=1000, gtol=1e-6, ftol=1e-12, callback=None, hvp=None,
+          memory=10, c1=1e-4, c2=0.9):
+    r"""Limited-memory BFGS: the inverse Hessian from the last ``memory`` pairs (s, y).
+
+    Parameters
+    ----------
+    memory : int
+        Number m of stored pairs; memory and work O(m W) per iteration.
+
+    Notes
+    -----
+    The product :math:`\mathbf{H}\mathbf{g}` is the two-loop recursion's
+    (Nocedal & Wright 2006, Algorithm 7.4), formed in the compact representation
+    (Byrd, Nocedal & Schnabel 1994) — a few matrix products instead of 4m
+    vector operations, which matters for small W — with
+    :math:`\mathbf{H}_0 = (\mathbf{s}^\mathrm{T}\mathbf{y}/\mathbf{y}^\mathrm{T}\mathbf{y})\,\mathbf{I}`
+    from the latest pair. ``hvp`` is ignored.
+    """
+    _check_wolfe("lbfgs", c1, c2)
+    if int(memory) != memory or memory < 1:
+        raise ValueError(f"lbfgs: memory must be a positive integer; got {memory!r}")
+    run = Run(fun_and_grad, w0, max_iter=max_iter, gtol=gtol, ftol=ftol, callback=callback,
+              method="lbfgs")
+    return run.drive(_lbfgs_body, memory=int(memory), c1=c1, c2=c2)

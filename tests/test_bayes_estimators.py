@@ -1,0 +1,106 @@
+"""BayesianMLPRegressor and BayesianMLPClassifier: scikit-learn's checks, fitted
+attributes against prmlnet.bayes, error bars, moderation, model files."""
+
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import prmlnet
+from prmlnet import BayesianMLPClassifier, BayesianMLPRegressor, bayes
+
+# small, fast settings for the check suite
+CHECKED = [
+    BayesianMLPRegressor(hidden_layer_sizes=(5,), n_outer=3, max_iter=100, random_state=0),
+    BayesianMLPClassifier(hidden_layer_sizes=(5,), n_outer=3, max_iter=100, random_state=0),
+]
+
+
+@parametrize_with_checks(CHECKED)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def clustered_sine(rng, N=30):
+    X = rng.uniform(0, 0.5, (N, 1))
+    return X, np.sin(2 * np.pi * X[:, 0]) + 0.1 * rng.standard_normal(N)
+
+
+def test_regressor_is_the_evidence_loop(rng):
+    X, y = clustered_sine(rng)
+    reg = BayesianMLPRegressor(hidden_layer_sizes=(4,), n_outer=6, random_state=3).fit(X, y)
+    net = prmlnet.Network((1, 4, 1))
+    res = bayes.evidence_loop(net, X, y[:, None], w0=net.init_weights(np.random.default_rng(3)),
+                              n_outer=6)
+    assert np.array_equal(reg.w_, res.w)
+    assert reg.alpha_ == res.alpha["w"] and reg.beta_ == res.beta
+    assert reg.gamma_ == res.gamma_total and reg.log_evidence_ == res.log_evidence
+    assert reg.n_iter_ == len(res.history["beta"])
+    mean, std = reg.predict(X[:4], return_std=True)
+    m2, s2 = res.predict(X[:4], return_std=True)
+    assert mean.shape == std.shape == (4,)
+    assert np.array_equal(mean, m2[:, 0]) and np.array_equal(std, s2[:, 0])
+    assert np.array_equal(reg.predict(X[:4]), mean)
+
+
+def test_regressor_error_bars_widen_away_from_the_data(rng):
+    X, y = clustered_sine(rng, N=40)
+    reg = BayesianMLPRegressor(hidden_layer_sizes=(5,), random_state=0).fit(X, y)
+    _, s_in = reg.predict(X, return_std=True)
+    _, s_far = reg.predict(np.array([[1.0], [1.5]]), return_std=True)
+    assert np.all(s_in >= reg.beta_ ** -0.5)
+    assert s_far.min() > 2 * s_in.max()
+
+
+def test_regressor_multi_output_and_ard(rng):
+    X = rng.uniform(-1, 1, (40, 2))
+    Y = np.column_stack([np.sin(3 * X[:, 0]), np.cos(3 * X[:, 0])]) + 0.05 * rng.standard_normal((40, 2))
+    reg = BayesianMLPRegressor(hidden_layer_sizes=(4,), prior="ard", n_outer=8,
+                               random_state=0).fit(X, Y)
+    assert set(reg.alpha_) == {"x1", "x2", "b1", "W2", "b2"}
+    assert reg.alpha_["x2"] > 100 * reg.alpha_["x1"]
+    mean, std = reg.predict(X[:3], return_std=True)
+    assert mean.shape == std.shape == (3, 2)
+    assert reg.history_["alpha"].shape == (reg.n_iter_, 5)
+
+
+def test_classifier_moderates_towards_one_half(rng):
+    X, t = prmlnet.datasets.two_class(80, rng)
+    y = np.where(t[:, 0] == 1, "b", "a")
+    clf = BayesianMLPClassifier(hidden_layer_sizes=(4,), n_outer=5, random_state=0).fit(X, y)
+    assert clf.beta_ == 1.0 and list(clf.classes_) == ["a", "b"]
+    Xs = rng.standard_normal((60, 2)) * 3
+    p, p_map = clf.predict_proba(Xs), clf.predict_proba(Xs, moderated=False)
+    assert np.allclose(p.sum(1), 1.0)
+    assert np.all(np.abs(p - 0.5) <= np.abs(p_map - 0.5) + 1e-15)
+    assert np.array_equal(clf.predict(Xs), np.where(p_map[:, 1] > 0.5, "b", "a"))
+    assert np.array_equal(p_map[:, 1], clf.net_.predict(clf.w_, Xs)[:, 0])
+
+
+def test_model_file_and_pickle_round_trips(rng, tmp_path):
+    import pickle
+
+    X, y = clustered_sine(rng)
+    reg = BayesianMLPRegressor(hidden_layer_sizes=(3,), prior="layers", n_outer=3,
+                               standardize=True, random_state=0).fit(X, y)
+    path = reg.save(tmp_path / "bayes.npz")
+    for other in (prmlnet.estimators.load(path), pickle.loads(pickle.dumps(reg))):
+        assert isinstance(other, BayesianMLPRegressor)
+        for a, b in zip(other.predict(X, return_std=True), reg.predict(X, return_std=True)):
+            assert np.array_equal(a, b)
+        assert other.alpha_ == reg.alpha_ and other.beta_ == reg.beta_
+        assert other.log_evidence_ == reg.log_evidence_ and other.gamma_ == reg.gamma_
+        assert np.array_equal(other.history_["log_evidence"], reg.history_["log_evidence"])
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"prior": "each"}, "prior must be"), ({"alpha": 0.0}, "alpha"),
+    ({"method": "adam"}, "batch method"), ({"n_outer": 0}, "n_outer"),
+    ({"hessian": "diag"}, "hessian must be"), ({"negative": "abs"}, "negative must be"),
+    ({"beta": -2.0}, "beta must be")])
+def test_bad_hyperparameters(params, match, rng):
+    X, y = clustered_sine(rng, N=10)
+    with pytest.raises(ValueError, match=match):
+        BayesianMLPRegressor(**params).fit(X, y)

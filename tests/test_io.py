@@ -1,0 +1,198 @@
+"""Model files: round trips, refusal of pickles, version checks, corruption, atomic writes."""
+
+import json
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+import prmlnet
+from prmlnet import io
+from prmlnet.io import ModelFile, ModelFileError
+
+
+def _model(rng, output="softmax", **kw):
+    net = prmlnet.Network((3, 5, 4, 2), hidden=["tanh", "relu"], output=output)
+    return ModelFile("Network", net, net.init_weights(rng), **kw)
+
+
+def test_round_trip_reproduces_everything_bit_for_bit(tmp_path, rng):
+    mf = _model(rng, x_mean=rng.standard_normal(3), x_scale=rng.random(3) + 0.5,
+                classes=np.array(["cat", "dog"], dtype=object),
+                params={"alpha": 0.1, "hidden_layer_sizes": (5, 4)},
+                training={"n_samples": np.int64(20), "error": np.float64(1.5)},
+                arrays={"L": np.tril(rng.standard_normal((4, 4))), "flags": np.array([True, False]),
+                        "names": np.array(["a", "bc"])},
+                meta={"alpha_history": [1.0, 2.0], "note": "x"})
+    path = tmp_path / "m.npz"
+    io.save(path, mf)
+    back = io.load(path)
+    assert back.network == mf.network
+    assert back.w.dtype == np.float64 and np.array_equal(back.w, mf.w)
+    assert np.array_equal(back.x_mean, mf.x_mean) and np.array_equal(back.x_scale, mf.x_scale)
+    assert back.classes.dtype == object and back.classes.tolist() == ["cat", "dog"]
+    for k, a in mf.arrays.items():
+        assert np.array_equal(back.arrays[k], a) and back.arrays[k].dtype == a.dtype
+    assert back.params == {"alpha": 0.1, "hidden_layer_sizes": [5, 4]}
+    assert back.training == {"n_samples": 20, "error": 1.5}
+    assert back.meta == mf.meta
+    assert back.kind == "Network" and back.format_version == io.FORMAT_VERSION
+    X = rng.standard_normal((6, 3))
+    assert np.array_equal(back.network.predict(back.w, X), mf.network.predict(mf.w, X))
+    assert os.listdir(tmp_path) == ["m.npz"]          # no temporary file left behind
+
+
+@pytest.mark.parametrize("output", ["linear", "logistic", "softmax"])
+def test_network_config_round_trip(output):
+    net = prmlnet.Network((2, 3, 3, 4), hidden=["logistic", "softplus"], output=output)
+    assert io.network_from_config(io.network_config(net)) == net
+    json.dumps(io.network_config(net))
+
+
+def test_a_crafted_pickle_is_refused_and_never_executed(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "evil.npz"
+    path.write_bytes(pickle.dumps(Exploit()))
+    with pytest.raises(ModelFileError, match="pickle"):
+        io.load(path)
+    assert not marker.exists()
+
+
+def test_an_archive_holding_pickled_objects_is_refused(tmp_path, rng):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "evil.npz"
+    np.savez(path, header=np.array([Exploit()], dtype=object), w=np.zeros(3))
+    with pytest.raises(ModelFileError, match="pickle"):
+        io.load(path)
+    assert not marker.exists()
+
+
+def test_saving_python_objects_is_refused(tmp_path, rng):
+    mf = _model(rng, arrays={"bad": np.array([{"a": 1}], dtype=object)})
+    with pytest.raises(ValueError, match="Python objects"):
+        io.save(tmp_path / "m.npz", mf)
+    assert not list(tmp_path.iterdir())
+
+
+def _rewrite_header(path, edit):
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    header = json.loads(bytes(arrays["header"]).decode())
+    edit(header)
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+
+
+def test_a_newer_format_version_is_refused(tmp_path, rng):
+    path = tmp_path / "m.npz"
+    io.save(path, _model(rng))
+    _rewrite_header(path, lambda h: h.update(format_version=io.FORMAT_VERSION + 1))
+    with pytest.raises(ModelFileError, match="newer than this prmlnet"):
+        io.load(path)
+
+
+def test_not_a_model_file(tmp_path):
+    p = tmp_path / "x.npz"
+    np.savez(p, a=np.zeros(3))
+    with pytest.raises(ModelFileError, match="not a prmlnet model file"):
+        io.load(p)
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ModelFileError, match="not a prmlnet model file"):
+        io.load(tmp_path / "t.csv")
+    (tmp_path / "e.npz").write_bytes(b"")
+    with pytest.raises(ModelFileError, match="empty"):
+        io.load(tmp_path / "e.npz")
+    with pytest.raises(FileNotFoundError):
+        io.load(tmp_path / "missing.npz")
+
+
+def test_truncated_files_are_reported(tmp_path, rng):
+    path = tmp_path / "m.npz"
+    io.save(path, _model(rng))
+    raw = path.read_bytes()
+    for cut in (10, len(raw) // 3, len(raw) // 2, len(raw) - 30, len(raw) - 1):
+        path.write_bytes(raw[:cut])
+        with pytest.raises(ModelFileError, match="truncated or corrupted"):
+            io.load(path)
+
+
+def test_corrupted_weights_are_reported(tmp_path, rng):
+    path = tmp_path / "m.npz"
+    io.save(path, _model(rng))
+    raw = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("w.npy")
+    # flip one bit in the middle of the weight vector's data
+    at = info.header_offset + 30 + len(info.filename) + len(info.extra) + info.file_size // 2
+    raw[at] ^= 0x10
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ModelFileError, match="corrupted"):
+        io.load(path)
+
+
+def test_a_swapped_weight_vector_fails_its_checksum(tmp_path, rng):
+    # a well-formed archive whose 'w' was replaced: the zip CRC is fine, the digest is not
+    path = tmp_path / "m.npz"
+    io.save(path, _model(rng))
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["w"] = arrays["w"] + 1.0
+    np.savez(path, **arrays)
+    with pytest.raises(ModelFileError, match="checksum"):
+        io.load(path)
+
+
+def test_a_failure_mid_write_leaves_the_old_file_intact(tmp_path, rng, monkeypatch):
+    path = tmp_path / "m.npz"
+    old = _model(rng)
+    io.save(path, old)
+    before = path.read_bytes()
+
+    def broken_savez(f, **arrays):
+        f.write(b"PK\x03\x04 half a model")
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(io.np, "savez", broken_savez)
+    with pytest.raises(OSError, match="simulated"):
+        io.save(path, _model(rng))
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.npz"]
+    monkeypatch.undo()
+    assert np.array_equal(io.load(path).w, old.w)
+
+
+def test_an_interrupt_mid_write_leaves_the_old_file_intact(tmp_path, rng, monkeypatch):
+    path = tmp_path / "m.npz"
+    io.save(path, _model(rng))
+    before = path.read_bytes()
+
+    def interrupted_fsync(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(io.os, "fsync", interrupted_fsync)
+    with pytest.raises(KeyboardInterrupt):
+        io.save(path, _model(rng))
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.npz"]
+
+
+def test_atomic_write_to_a_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        io.atomic_write(tmp_path / "nope" / "m.npz", lambda f: f.write(b"x"))
+
+
+def test_bad_extra_array_name(tmp_path, rng):
+    with pytest.raises(ValueError, match="letters, digits"):
+        io.save(tmp_path / "m.npz", _model(rng, arrays={"a/b": np.zeros(2)}))
