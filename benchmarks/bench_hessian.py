@@ -17,7 +17,8 @@ Cases (issue 4), float64, one BLAS/torch thread, peers interleaved in one run:
 * W = 5,205 (20-200-5): prmlnet's time and peak memory (tracemalloc); torch.func.hessian
   only where the machine has the memory it needs (it needs more than 16 GB).
 
-Times are the minimum over interleaved repeats; ratios are paired (same repeat).
+Times are CPU seconds of the process, the minimum over interleaved repeats; ratios are
+the median of the paired ratios (same repeat).
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def torch_error(net, X, T):
     def E(w):
         z, i = Xt, 0
         for l, (o, n) in enumerate(shapes):
-            a = torch.nn.functional.linear(z, w[i:i + o * n].reshape(o, n), w[i + o * n:i + o * n + o])
+            Wl, bl = w[i:i + o * n].reshape(o, n), w[i + o * n:i + o * n + o]
+            a = torch.nn.functional.linear(z, Wl, bl)
             i += o * n + o
             z = torch.tanh(a) if l < len(shapes) - 1 else a
         if softmax:
@@ -95,16 +97,21 @@ def jax_error(net, X, T):
 
 
 def interleaved(fns, repeats, inner):
-    """Run the callables in turn ``repeats`` times; per-call times (repeats, len(fns))."""
+    """Run the callables in turn ``repeats`` times; per-call times (repeats, len(fns)).
+
+    Times are CPU seconds of this process (``time.process_time``): with one BLAS and
+    one torch thread that is the work done, and other jobs on a busy machine do not
+    inflate it the way they inflate wall-clock time.
+    """
     t = np.empty((repeats, len(fns)))
     for f in fns:
         f()                                             # warm up
     for r in range(repeats):
         for j, f in enumerate(fns):
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             for _ in range(inner):
                 f()
-            t[r, j] = (time.perf_counter() - t0) / inner
+            t[r, j] = (time.process_time() - t0) / inner
     return t
 
 
@@ -127,14 +134,15 @@ def bench_hvp(cases, repeats):
             hj = jax.jit(lambda w, v: jax.jvp(jax.grad(Ej), (w,), (v,))[1])
             wj, vj = jnp.asarray(w), jnp.asarray(v)
             fns += [lambda: gj(wj).block_until_ready(), lambda: hj(wj, vj).block_until_ready()]
-        inner = max(1, int(0.02 / max(1e-6, _once(fns[1]))))
+        inner = max(1, int(0.05 / max(1e-6, _once(fns[1]))))
         t = interleaved(fns, repeats, inner)
         best = t.min(axis=0)
         ratio = np.median(t[:, 1] / t[:, 0])
         tratio = np.median(t[:, 3] / t[:, 2])
         vs = np.median(t[:, 3] / t[:, 1])
         name = "-".join(map(str, sizes)) + f" {output}"
-        line = (f"{name:>22} {net.n_weights:>6} {N:>5} | {best[0] * 1e3:>7.3f}ms {best[1] * 1e3:>7.3f}ms "
+        line = (f"{name:>22} {net.n_weights:>6} {N:>5} | "
+                f"{best[0] * 1e3:>7.3f}ms {best[1] * 1e3:>7.3f}ms "
                 f"{ratio:>8.2f} | {best[2] * 1e3:>8.3f}ms {best[3] * 1e3:>8.3f}ms {tratio:>8.2f} | "
                 f"{vs:>14.2f}")
         if jax:
@@ -156,7 +164,8 @@ def bench_exact(cases, repeats, torch_too=True):
         net, w, X, T = problem(sizes, "linear", 500)
         E = torch_error(net, X, T)
         wt = torch.from_numpy(w)
-        fns = [lambda: hessian.exact(net, w, X, T), lambda: hessian.exact(net, w, X, T, method="rop")]
+        fns = [lambda: hessian.exact(net, w, X, T),
+               lambda: hessian.exact(net, w, X, T, method="rop")]
         if torch_too:
             fns.append(lambda: torch.func.hessian(E)(wt))
         if jax:

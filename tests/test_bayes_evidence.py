@@ -118,3 +118,23 @@ def test_beta_is_kept_when_gamma_exceeds_the_number_of_targets(rng):
     alpha, beta, gamma = bayes.reestimate(post, X, T, groups)
     assert gamma["w"] > 5
     assert beta == 2.0 and alpha["w"] == pytest.approx(gamma["w"] / (post.w @ post.w))
+
+
+def test_ctrl_c_keeps_the_last_consistent_iteration(rng, monkeypatch):
+    X, T = sine_ard(rng, N=20)
+    net = prmlnet.Network((2, 2, 1))
+    real = bayes.evidence.laplace
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bayes.evidence, "laplace", flaky)
+    res = bayes.evidence_loop(net, X, T, n_outer=10, tol=1e-12, max_iter=100, rng=0)
+    assert res.status == "stopped" and not res.converged
+    assert len(res.history["beta"]) == 2
+    assert res.beta == res.history["beta"][-1] and res.log_evidence == res.history["log_evidence"][-1]
+    assert res.posterior.beta == res.beta

@@ -83,9 +83,14 @@ def test_gamma_trace_formula_equals_eigenvalue_formula(rng):            # (5.179
     alpha, beta = 0.3, 20.0
     post = bayes.laplace(net, w, X, T, alpha, beta)
     lam = beta * np.linalg.eigvalsh(post.H)
+    trace = net.n_weights - alpha * np.trace(np.linalg.inv(post.precision))
     groups = bayes.prior_groups(net, "single")
     gamma = bayes.effective_parameters(post, groups)["w"]
-    assert gamma == pytest.approx(bayes.gamma_from_eigenvalues(lam, alpha), rel=1e-10)
+    assert gamma == pytest.approx(trace, rel=1e-10)
+    assert bayes.gamma_from_eigenvalues(lam, alpha) == pytest.approx(trace, rel=1e-10)
+    # the grouped (trace) path with every group at the same α gives the same γ
+    layers = bayes.effective_parameters(post, bayes.prior_groups(net, "layers"))
+    assert sum(layers.values()) == pytest.approx(trace, rel=1e-10)
     assert 0 <= gamma <= net.n_weights
 
 

@@ -145,116 +145,152 @@ def test_same_seed_same_data_bit_identical_model(data, tmp_path):
 
 def test_npz_training_data(data, tmp_path):
     d, X, labels, t, *_ = data
-    np.savez(tmp_path / "train.npz", p=X[:, 0], q=X[:, 1], r=X[:, 2], target=t)
-    r = run("fit", tmp_path / "train.npz", "-t", "target", "--max-iter", "10", "-q",
-            "-o", tmp_path / "m.npz")
+    np.savez(tmp_path / "train.npz", id=np.array([f"row{i}" for i in range(len(t))]),
+             p=X[:, 0], q=X[:, 1], r=X[:, 2], target=t)
+    r = run("fit", tmp_path / "train.npz", "-t", "target", "--ignore", "id", "--max-iter", "10",
+            "-q", "-o", tmp_path / "m.npz")
     assert r.returncode == 0, r.stderr
     assert load(tmp_path / "m.npz").n_features_in_ == 3
 
 
+def test_predict_with_a_model_saved_by_the_estimator_api(data, tmp_path):
+    from prmlnet import MLPRegressor
+    d, X, labels, t, *_ = data
+    reg = MLPRegressor(hidden_layer_sizes=(3,), max_iter=5, random_state=0).fit(X, t)
+    reg.save(tmp_path / "api.npz")                 # no column names: inputs in file order
+    write_csv(tmp_path / "x.csv", ["p", "q", "r"], [[num(v) for v in x] for x in X[:4]])
+    r = run("predict", tmp_path / "api.npz", tmp_path / "x.csv")
+    assert r.returncode == 0, r.stderr
+    header, rows = read_csv_text(r.stdout)
+    assert header == ["prediction"]
+    assert np.array_equal([float(v[0]) for v in rows], reg.predict(X[:4]))
+
+
 # -- bad input ----------------------------------------------------------------------------------
-def test_missing_file(tmp_path):
-    assert_one_line_error(run("fit", tmp_path / "nope.csv", "-t", "y"), "does not exist")
-
-
-def test_empty_file(tmp_path):
-    (tmp_path / "e.csv").write_text("")
-    assert_one_line_error(run("fit", tmp_path / "e.csv", "-t", "y"), "empty")
-
-
-def test_header_without_rows(tmp_path):
-    (tmp_path / "h.csv").write_text("a,b,y\n")
-    assert_one_line_error(run("fit", tmp_path / "h.csv", "-t", "y"), "no data rows")
-
-
-def test_no_header(tmp_path):
-    write_csv(tmp_path / "n.csv", None, [[1, 2, 3], [4, 5, 6]])
-    assert_one_line_error(run("fit", tmp_path / "n.csv", "-t", "y"), "no header")
-
-
-def test_unknown_target_column(data):
-    d = data[0]
-    assert_one_line_error(run("fit", d / "reg.csv", "-t", "price"),
-                          "no target column 'price'", "'u', 'v', 'w', 'y'")
-
-
-def test_non_numeric_cells(tmp_path):
-    write_csv(tmp_path / "s.csv", ["a", "b", "y"], [[1, 2, 0], [3, "oops", 1], [5, 6, 0]])
-    assert_one_line_error(run("fit", tmp_path / "s.csv", "-t", "y"),
-                          "column 'b'", "must be numeric", "line 3", "oops")
-
-
-def test_nan_and_infinite_values_name_rows_and_columns(tmp_path):
-    write_csv(tmp_path / "n.csv", ["a", "b", "y"],
-              [[1, 2, 0.5], [3, "nan", 1.5], [5, 6, 0.1], ["inf", 1, 2.0], [1, "", 3.0]])
-    msg = assert_one_line_error(run("fit", tmp_path / "n.csv", "-t", "y"),
-                                "column 'a' (line 5)", "column 'b' (lines 3, 6)")
-    assert "NaN" in msg and "infinite" in msg
-    write_csv(tmp_path / "t.csv", ["a", "y"], [[1, 2.0], [3, "-inf"], [4, 1.0]])
-    assert_one_line_error(run("fit", tmp_path / "t.csv", "-t", "y", "--task", "regression"),
-                          "column 'y' (line 3)")
-
-
-def test_a_single_class(tmp_path):
-    write_csv(tmp_path / "one.csv", ["a", "label"], [[1, "x"], [2, "x"], [3, "x"]])
-    assert_one_line_error(run("fit", tmp_path / "one.csv", "-t", "label"), "single class", "'x'")
-
-
-def test_ragged_rows(tmp_path):
-    (tmp_path / "r.csv").write_text("a,b,y\n1,2,3\n4,5\n")
-    assert_one_line_error(run("fit", tmp_path / "r.csv", "-t", "y"), "line 3", "2 cells")
-
-
-def test_bad_option_value(data):
-    assert_one_line_error(run("fit", data[0] / "reg.csv", "-t", "y", "--hidden", "ten"),
-                          "--hidden")
-
-
-def test_mismatched_columns_at_predict(data, tmp_path):
-    d = data[0]
-    write_csv(tmp_path / "p.csv", ["u", "x", "y"], [[1, 2, 3]])
-    assert_one_line_error(run("predict", d / "reg.npz", tmp_path / "p.csv"),
-                          "lacks input columns 'v', 'w'")
-
-
-def test_proba_for_a_regression_model(data):
-    d = data[0]
-    assert_one_line_error(run("predict", d / "reg.npz", d / "reg.csv", "--proba"),
-                          "classification model")
-
-
-def test_model_from_a_newer_format_version(data, tmp_path):
+@pytest.fixture(scope="module")
+def bad(data, tmp_path_factory):
+    """Write every bad input, run every command at once; name -> CompletedProcess."""
     import json
-    with np.load(data[0] / "reg.npz", allow_pickle=False) as z:
+    import pickle
+
+    d = data[0]
+    b = tmp_path_factory.mktemp("bad")
+    (b / "empty.csv").write_text("")
+    (b / "header.csv").write_text("a,b,y\n")
+    write_csv(b / "nohead.csv", None, [[1, 2, 3], [4, 5, 6]])
+    write_csv(b / "text.csv", ["a", "b", "y"], [[1, 2, 0], [3, "oops", 1], [5, 6, 0]])
+    write_csv(b / "nan.csv", ["a", "b", "y"],
+              [[1, 2, 0.5], [3, "nan", 1.5], [5, 6, 0.1], ["inf", 1, 2.0], [1, "", 3.0]])
+    write_csv(b / "inf_target.csv", ["a", "y"], [[1, 2.0], [3, "-inf"], [4, 1.0]])
+    write_csv(b / "one.csv", ["a", "label"], [[1, "x"], [2, "x"], [3, "x"]])
+    (b / "ragged.csv").write_text("a,b,y\n1,2,3\n4,5\n")
+    write_csv(b / "cols.csv", ["u", "x", "y"], [[1, 2, 3]])
+    with np.load(d / "reg.npz", allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     header = json.loads(bytes(arrays["header"]).decode())
     header["format_version"] = 99
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    np.savez(tmp_path / "future.npz", **arrays)
-    for r in run_parallel(["info", tmp_path / "future.npz"],
-                          ["predict", tmp_path / "future.npz", data[0] / "reg.csv"]):
-        assert_one_line_error(r, "format version 99", "upgrade prmlnet")
+    np.savez(b / "future.npz", **arrays)
+    raw = (d / "reg.npz").read_bytes()
+    (b / "cut.npz").write_bytes(raw[: len(raw) // 2])
+    flipped = bytearray(raw)
+    flipped[len(raw) // 3] ^= 0xFF
+    (b / "flipped.npz").write_bytes(bytes(flipped))
+    (b / "evil.npz").write_bytes(pickle.dumps({"w": [1.0]}))
+    cases = {
+        "missing": ["fit", b / "nope.csv", "-t", "y"],
+        "empty": ["fit", b / "empty.csv", "-t", "y"],
+        "header_only": ["fit", b / "header.csv", "-t", "y"],
+        "no_header": ["fit", b / "nohead.csv", "-t", "y"],
+        "unknown_target": ["fit", d / "reg.csv", "-t", "price"],
+        "text": ["fit", b / "text.csv", "-t", "y"],
+        "nan": ["fit", b / "nan.csv", "-t", "y"],
+        "inf_target": ["fit", b / "inf_target.csv", "-t", "y", "--task", "regression"],
+        "one_class": ["fit", b / "one.csv", "-t", "label"],
+        "ragged": ["fit", b / "ragged.csv", "-t", "y"],
+        "bad_option": ["fit", d / "reg.csv", "-t", "y", "--hidden", "ten"],
+        "columns": ["predict", d / "reg.npz", b / "cols.csv"],
+        "proba": ["predict", d / "reg.npz", d / "reg.csv", "--proba"],
+        "future_info": ["info", b / "future.npz"],
+        "future_predict": ["predict", b / "future.npz", d / "reg.csv"],
+        "cut": ["info", b / "cut.npz"],
+        "flipped": ["predict", b / "flipped.npz", d / "reg.csv"],
+        "pickle": ["info", b / "evil.npz"],
+        "missing_model": ["predict", b / "none.npz", d / "reg.csv"],
+    }
+    names = list(cases)
+    results = []
+    for i in range(0, len(names), 4):           # four at a time
+        results += run_parallel(*[cases[n] for n in names[i:i + 4]])
+    return dict(zip(names, results))
 
 
-def test_truncated_and_corrupted_model_files(data, tmp_path):
-    raw = (data[0] / "reg.npz").read_bytes()
-    (tmp_path / "cut.npz").write_bytes(raw[: len(raw) // 2])
-    assert_one_line_error(run("info", tmp_path / "cut.npz"), "truncated or corrupted")
-    bad = bytearray(raw)
-    bad[len(raw) // 3] ^= 0xFF
-    (tmp_path / "bad.npz").write_bytes(bytes(bad))
-    assert_one_line_error(run("predict", tmp_path / "bad.npz", data[0] / "reg.csv"),
-                          "corrupted")
+def test_missing_file(bad):
+    assert_one_line_error(bad["missing"], "does not exist")
 
 
-def test_a_pickle_model_is_refused(tmp_path):
-    import pickle
-    (tmp_path / "evil.npz").write_bytes(pickle.dumps({"w": [1.0]}))
-    assert_one_line_error(run("info", tmp_path / "evil.npz"), "refusing", "pickle")
+def test_empty_file(bad):
+    assert_one_line_error(bad["empty"], "empty")
 
 
-def test_missing_model_file(tmp_path, data):
-    assert_one_line_error(run("predict", tmp_path / "none.npz", data[0] / "reg.csv"))
+def test_header_without_rows(bad):
+    assert_one_line_error(bad["header_only"], "no data rows")
+
+
+def test_no_header(bad):
+    assert_one_line_error(bad["no_header"], "no header")
+
+
+def test_unknown_target_column(bad):
+    assert_one_line_error(bad["unknown_target"], "no target column 'price'", "'u', 'v', 'w', 'y'")
+
+
+def test_non_numeric_cells(bad):
+    assert_one_line_error(bad["text"], "column 'b'", "must be numeric", "line 3", "oops")
+
+
+def test_nan_and_infinite_values_name_rows_and_columns(bad):
+    msg = assert_one_line_error(bad["nan"], "column 'a' (line 5)", "column 'b' (lines 3, 6)")
+    assert "NaN" in msg and "infinite" in msg
+    assert_one_line_error(bad["inf_target"], "column 'y' (line 3)")
+
+
+def test_a_single_class(bad):
+    assert_one_line_error(bad["one_class"], "single class", "'x'")
+
+
+def test_ragged_rows(bad):
+    assert_one_line_error(bad["ragged"], "line 3", "2 cells")
+
+
+def test_bad_option_value(bad):
+    assert_one_line_error(bad["bad_option"], "--hidden")
+
+
+def test_mismatched_columns_at_predict(bad):
+    assert_one_line_error(bad["columns"], "lacks input columns 'v', 'w'")
+
+
+def test_proba_for_a_regression_model(bad):
+    assert_one_line_error(bad["proba"], "classification model")
+
+
+def test_model_from_a_newer_format_version(bad):
+    for name in ("future_info", "future_predict"):
+        assert_one_line_error(bad[name], "format version 99", "upgrade prmlnet")
+
+
+def test_truncated_and_corrupted_model_files(bad):
+    assert_one_line_error(bad["cut"], "truncated or corrupted")
+    assert_one_line_error(bad["flipped"], "corrupted")
+
+
+def test_a_pickle_model_is_refused(bad):
+    assert_one_line_error(bad["pickle"], "refusing", "pickle")
+
+
+def test_missing_model_file(bad):
+    assert_one_line_error(bad["missing_model"], "none.npz")
 
 
 # -- no lost work ---------------------------------------------------------------------------

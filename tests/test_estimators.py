@@ -234,13 +234,30 @@ def test_partial_fit_with_classes_covering_unseen_labels(rng):
 def test_early_stopping_keeps_the_best_validation_weights(rng):
     X, t = smooth(rng, n=60)
     t = t + 0.3 * rng.standard_normal(60)
+    seen = {}
     reg = MLPRegressor(hidden_layer_sizes=(30,), alpha=0.0, early_stopping=True,
-                       n_iter_no_change=5, max_iter=2000, random_state=0).fit(X, t)
+                       n_iter_no_change=5, max_iter=2000, random_state=0)
+    reg.fit(X, t, callback=lambda info: seen.__setitem__(info.nit, info.x.copy()))
+    assert np.array_equal(reg.w_, seen[reg.result_.best_iter])
     assert reg.result_.status == Status.CALLBACK_STOP
     assert min(reg.validation_scores_) == pytest.approx(
         reg.validation_scores_[reg.result_.best_iter - 1])
-    assert not np.array_equal(reg.w_, reg.result_.history.fun)      # sanity: weights replaced
-    assert reg.n_iter_ >= reg.result_.best_iter + 5 - 1
+    assert len(reg.validation_scores_) == reg.n_iter_ == reg.result_.best_iter + 5
+
+
+def test_online_early_stopping_and_tol(rng):
+    X, t = smooth(rng, n=60)
+    t = t + 0.3 * rng.standard_normal(60)
+    reg = MLPRegressor(hidden_layer_sizes=(30,), method="adam", learning_rate=0.05, alpha=0.0,
+                       early_stopping=True, n_iter_no_change=5, max_iter=3000,
+                       random_state=0).fit(X, t)
+    assert reg.result_.status == Status.CALLBACK_STOP and reg.n_iter_ < 3000
+    v = reg.validation_scores_
+    assert min(v) == v[reg.result_.best_iter - 1]
+    assert len(v) == reg.n_iter_ == reg.result_.best_iter + 5      # stopped `patience` later
+    loose = MLPRegressor(method="sgd", learning_rate=1e-3, tol=1e6, max_iter=50,
+                         random_state=0).fit(X, t)
+    assert loose.result_.status == Status.CONVERGED and loose.n_iter_ == 1
 
 
 def test_ctrl_c_keeps_the_best_weights(rng):

@@ -27,7 +27,8 @@ def torch_error(net, hidden):
     def error(w, X, T):
         z, i = X, 0
         for l, (o, n) in enumerate(shapes):
-            a = torch.nn.functional.linear(z, w[i:i + o * n].reshape(o, n), w[i + o * n:i + o * n + o])
+            Wl, bl = w[i:i + o * n].reshape(o, n), w[i + o * n:i + o * n + o]
+            a = torch.nn.functional.linear(z, Wl, bl)
             i += o * n + o
             z = ACT[hidden](a) if l < len(shapes) - 1 else a
         if net.output.name == "linear":

@@ -81,7 +81,7 @@ def test_objective_curvature_is_beta_h_plus_per_group_alpha(rng):
 # -- Newton–CG with exact H·v, and scg's hvp hook ----------------------------------------
 
 def test_newton_cg_converges_in_few_iterations_on_a_convex_problem(rng):
-    net, X, T = tiny_problem("softmax", rng, sizes=(4, 3), N=40)     # multiclass logistic regression
+    net, X, T = tiny_problem("softmax", rng, sizes=(4, 3), N=40)   # multiclass logistic regression
     obj = Objective(net, X, T, alpha=0.1)
     res = optim.minimize(obj, net.init_weights(rng), method="newton", hvp=obj.hvp, gtol=1e-10)
     assert res.success, res.message

@@ -196,3 +196,73 @@ def test_atomic_write_to_a_missing_folder(tmp_path):
 def test_bad_extra_array_name(tmp_path, rng):
     with pytest.raises(ValueError, match="letters, digits"):
         io.save(tmp_path / "m.npz", _model(rng, arrays={"a/b": np.zeros(2)}))
+
+
+# -- property: any dense network round-trips ---------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from prmlnet.activations import ACTIVATIONS  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(sizes=st.lists(st.integers(1, 6), min_size=2, max_size=5),
+       acts=st.lists(st.sampled_from(sorted(ACTIVATIONS)), min_size=3, max_size=3),
+       output=st.sampled_from(["linear", "logistic", "softmax"]),
+       seed=st.integers(0, 2**31 - 1))
+def test_any_dense_network_round_trips_bit_for_bit(tmp_path_factory, sizes, acts, output, seed):
+    rng = np.random.default_rng(seed)
+    net = prmlnet.Network(sizes, hidden=acts[: len(sizes) - 2], output=output)
+    w = net.init_weights(rng) * rng.choice([1e-300, 1.0, 1e300], size=net.n_weights)
+    w[0] = np.nextafter(1.0, 2.0)
+    path = tmp_path_factory.mktemp("h") / "m.npz"
+    io.save(path, ModelFile("Network", net, w))
+    back = io.load(path)
+    assert back.network == net and back.w.tobytes() == w.tobytes()
+
+
+# -- data files (the command line's reader) ----------------------------------------------------
+from prmlnet.datafiles import read_table  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.lists(st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64),
+                              min_size=3, max_size=3), min_size=1, max_size=20))
+def test_csv_numbers_read_back_exactly(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("csv") / "t.csv"
+    path.write_text("a,b,c\n" + "".join(",".join(repr(v) for v in row) + "\n" for row in data))
+    t = read_table(path)
+    assert t.columns == ["a", "b", "c"] and t.n_rows == len(data)
+    assert np.array_equal(t.numeric(["a", "b", "c"]), np.array(data, dtype=float))
+    assert t.lines.tolist() == list(range(2, len(data) + 2))
+
+
+def test_reader_messages(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("a,b,label\n1,2,x\n\n3,,y\n4,5,\n")
+    t = read_table(p)
+    assert t.lines.tolist() == [2, 4, 5]               # blank lines skipped, lines as in an editor
+    with pytest.raises(ValueError, match=r"column 'b' \(line 4\)"):
+        t.numeric(["a", "b"])
+    with pytest.raises(ValueError, match="empty labels on line 5"):
+        t.labels("label")
+    assert t.labels("a").dtype == np.int64              # whole numbers become integer labels
+    p.write_text("a,a\n1,2\n")
+    with pytest.raises(ValueError, match="more than once"):
+        read_table(p)
+    p.write_text("a,\n1,2\n")
+    with pytest.raises(ValueError, match="empty name"):
+        read_table(p)
+    p.write_bytes(b"\xff\xfe\x00a,b\n")
+    with pytest.raises(ValueError, match="UTF-8"):
+        read_table(p)
+    with pytest.raises(ValueError, match="folder"):
+        read_table(tmp_path)
+    np.savez(tmp_path / "bad.npz", a=np.zeros(3), b=np.zeros(4))
+    with pytest.raises(ValueError, match="one length"):
+        read_table(tmp_path / "bad.npz")
+    np.savez(tmp_path / "obj.npz", a=np.array([{}], dtype=object))
+    with pytest.raises(ValueError, match="pickled"):
+        read_table(tmp_path / "obj.npz")
+    (tmp_path / "t.tsv").write_text("a\tb\n1\t2\n")
+    assert read_table(tmp_path / "t.tsv").numeric(["a", "b"]).tolist() == [[1.0, 2.0]]

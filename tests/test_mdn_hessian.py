@@ -113,3 +113,14 @@ def test_outer_product_approximation_of_an_mdn_is_psd_and_assembled_from_c_n(rng
     # the exact blocks instead give the Gauss–Newton part of the exact Hessian, indefinite here
     C_exact = net.output.curvature(c.a[-1], c.y, T, psd=False)
     assert np.linalg.eigvalsh(np.einsum("npw,npq,nqv->wv", B, C_exact, B)).min() < 0
+
+
+def test_other_hessian_approximations_accept_an_mdn(rng):
+    net, w, X, T = mdn_net(rng, 3, 1, min_width=0.1, N=10)
+    G = hessian.outer_product(net, w, X, T)
+    A_inv = hessian.inverse_outer_product(net, w, X, T, alpha=0.5)      # §5.4.3
+    assert relative_error(A_inv, np.linalg.inv(G + 0.5 * np.eye(net.n_weights))) < 1e-10
+    # Becker–LeCun (5.79): exact on the output layer, where no off-diagonal term is dropped
+    d = hessian.diagonal(net, w, X, T)
+    out = net.layer_slices()[-1]
+    assert relative_error(d[out], np.diag(hessian.exact(net, w, X, T))[out]) < 1e-12

@@ -200,3 +200,13 @@ def test_from_layers_builds_the_same_network():
     assert again == net
     with pytest.raises(ValueError, match="takes 4 inputs"):
         Network.from_layers([prmlnet.Dense(2, 3), prmlnet.Dense(4, 1, "identity")])
+
+
+def test_networks_pickle_and_copy_by_description():
+    import copy
+    import pickle
+
+    net = Network((2, 3, 3, 1), hidden=["identity", "softplus"], output="logistic", dtype=np.float32)
+    again = pickle.loads(pickle.dumps(net))
+    assert again == net and again.n_weights == net.n_weights and again.dtype == np.float32
+    assert copy.deepcopy(net) == net

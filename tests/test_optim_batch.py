@@ -335,3 +335,35 @@ def test_gd_momentum_steps_by_hand():                 # (5.41) plus μ Δw
     w1 = w0 + dw1
     w2 = w1 - 0.1 * (A @ w1) + 0.5 * dw1
     assert np.allclose(res.x, w2, rtol=0, atol=1e-15) and res.nfev == 3
+
+
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_exact_zero_gradient_ends_the_run_converged(method):
+    # One step of most methods lands exactly on the minimum of ½‖w‖²: ∇E = 0 there.
+    res = minimize(lambda w: (0.5 * w @ w, w.copy()), np.array([3.0, -4.0]), method,
+                   gtol=0.0, **options(method, lr=1.0))
+    assert res.status is Status.CONVERGED and np.allclose(res.x, 0.0, atol=1e-12)
+
+
+def test_scg_with_the_objectives_exact_hvp_reaches_the_same_minimum(rng):
+    pytest.importorskip("prmlnet.hessian")
+    net, obj = softmax_regression(rng)
+    w0 = net.init_weights(rng)
+    plain = minimize(obj, w0, "scg", gtol=1e-8, ftol=0.0, max_iter=2000)
+    exact = minimize(obj, w0, "scg", hvp=obj.hvp, gtol=1e-8, ftol=0.0, max_iter=2000)
+    assert plain.success and exact.success
+    assert np.allclose(exact.x, plain.x, atol=1e-6)
+    assert exact.nhev > 0 and exact.nfev < plain.nfev      # no finite-difference gradient
+
+
+def test_scipy_hessp_becomes_hvp():
+    A = np.diag([1.0, 10.0, 100.0])
+    calls = []
+
+    def hessp(w, v):
+        calls.append(1)
+        return A @ v
+
+    res = scipy.optimize.minimize(lambda w: (0.5 * w @ A @ w, A @ w), np.ones(3), jac=True,
+                                  hessp=hessp, method=scipy_method("scg"))
+    assert res.success and res.nhev == len(calls) > 0

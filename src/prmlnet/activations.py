@@ -61,6 +61,10 @@ def _logistic_d2h(a, z):
     return z * (1.0 - z) * (1.0 - 2.0 * z)
 
 
+def _identity(a):
+    return a
+
+
 def _identity_dh(a, z):
     return np.ones_like(a)
 
@@ -93,7 +97,7 @@ def _softplus_d2h(a, z):
 ACTIVATIONS: dict[str, Activation] = {
     "tanh": Activation("tanh", np.tanh, _tanh_dh, _tanh_d2h, odd=True),
     "logistic": Activation("logistic", special.expit, _logistic_dh, _logistic_d2h),
-    "identity": Activation("identity", lambda a: a, _identity_dh, _zero_d2h, odd=True),
+    "identity": Activation("identity", _identity, _identity_dh, _zero_d2h, odd=True),
     "relu": Activation("relu", _relu, _relu_dh, _zero_d2h),
     "softplus": Activation("softplus", _softplus, _softplus_dh, _softplus_d2h),
 }

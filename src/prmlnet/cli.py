@@ -130,6 +130,22 @@ def _choose_task(task, table, targets):
     return "regression", f"target{'s' if len(targets) > 1 else ''} numeric"
 
 
+def _progress_callback(bar, quiet, every=10.0):
+    """Advance the progress bar; where standard error is not a terminal (a log
+    file), where the bar stays silent, print the error every ``every`` seconds."""
+    import time
+    logging = not quiet and not sys.stderr.isatty()
+    last = [time.perf_counter()]
+
+    def callback(info):
+        bar.update(1, info.fun)
+        if logging and time.perf_counter() - last[0] >= every:
+            last[0] = time.perf_counter()
+            click.echo(f"  iteration {info.nit}: E = {info.fun:.6g}", err=True)
+        return False
+    return callback
+
+
 class _DeferSigint:
     """Hold Ctrl-C while a model file is written (the write is atomic anyway)."""
 
@@ -156,6 +172,8 @@ class _DeferSigint:
 @click.argument("train", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", "targets", required=True, multiple=True,
               help="Target column (repeat for several regression targets).")
+@click.option("--ignore", "ignored", multiple=True,
+              help="A column that is not an input (an identifier, say); repeatable.")
 @click.option("--task", type=click.Choice(_TASKS), default="auto", show_default=True,
               help="auto: classification for a non-numeric target or one with at most 20 "
                    "integer values, otherwise regression. density: a mixture density "
@@ -175,7 +193,7 @@ class _DeferSigint:
 @click.option("--tol", type=click.FloatRange(min=0), default=1e-5, show_default=True,
               help="Stop when the largest gradient component falls below this.")
 @click.option("--early-stopping", is_flag=True,
-              help="Hold out 10%% of the rows; keep the weights with the lowest validation error.")
+              help="Hold out 10% of the rows; keep the weights with the lowest validation error.")
 @click.option("--no-standardize", is_flag=True, help="Feed the inputs unscaled.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Random seed: the same seed and data give the same weights.")
@@ -191,11 +209,11 @@ class _DeferSigint:
                                       "input (automatic relevance determination).")
 @click.option("--n-outer", type=click.IntRange(1), default=20, show_default=True,
               help="With --bayes: most re-estimations of alpha and beta.")
-def fit(train, targets, task, components, hidden, activation, alpha, method, max_iter, tol,
-        early_stopping, no_standardize, seed, out, quiet, bayes, prior, n_outer):
+def fit(train, targets, ignored, task, components, hidden, activation, alpha, method, max_iter,
+        tol, early_stopping, no_standardize, seed, out, quiet, bayes, prior, n_outer):
     """Train a network on a CSV file with a header (or a .npz of columns).
 
-    Every column except the targets is an input. Inputs are standardised (the
+    Every column except the targets (and --ignore'd ones) is an input. Inputs are standardised (the
     statistics are stored in the model). Ctrl-C stops training, keeps the best
     weights so far and still writes the model file (exit status 130).
     """
@@ -208,7 +226,8 @@ def fit(train, targets, task, components, hidden, activation, alpha, method, max
     table = read_table(train)
     targets = list(dict.fromkeys(targets))
     table.require(targets, "target column")
-    features = [c for c in table.columns if c not in targets]
+    table.require(list(ignored), "column to --ignore")
+    features = [c for c in table.columns if c not in targets and c not in ignored]
     if not features:
         raise click.UsageError(f"{train} has no input columns besides the target")
     X = table.numeric(features, role="input")
@@ -264,10 +283,10 @@ def fit(train, targets, task, components, hidden, activation, alpha, method, max
                                    show_pos=True, show_eta=True,
                                    item_show_func=lambda E: "" if E is None else f"E = {E:.6g}",
                                    hidden=quiet) as bar:
-                est.fit(X, y, callback=lambda info: bar.update(1, info.fun))
-        except KeyboardInterrupt:
-            if not hasattr(est, "w_"):
-                click.echo("prmlnet: interrupted before training started; no model written",
+                est.fit(X, y, callback=_progress_callback(bar, quiet))
+        except KeyboardInterrupt:       # outside the optimizer's own guard: nothing to keep
+            if not hasattr(est, "training_"):
+                click.echo("prmlnet: interrupted before training finished; no model written",
                            err=True)
                 sys.exit(130)
     seconds = time.perf_counter() - t0
@@ -275,9 +294,9 @@ def fit(train, targets, task, components, hidden, activation, alpha, method, max
     mf.meta["cli"] = {"train_file": str(train), "targets": targets, "features": features,
                       "task": task}
     from . import io as model_io
-    with _DeferSigint():
+    with _DeferSigint() as held:
         model_io.save(out, mf)
-    interrupted = est.training_["interrupted"]
+    interrupted = est.training_["interrupted"] or held.caught
     if not quiet:
         tr = est.training_
         click.echo(f"{cls.__name__} {'-'.join(map(str, est.net_.sizes))} "
@@ -320,7 +339,7 @@ def _bayes_estimator(task, hidden, activation, alpha, method, max_iter, tol, ear
         raise click.UsageError("--bayes needs a starting --alpha > 0 (e.g. 0.01)")
     src = click.get_current_context().get_parameter_source("method")
     if src == click.core.ParameterSource.DEFAULT:
-        method = "bfgs"              # the MAP trainings of the evidence loop: small W, exact
+        method = "auto"              # MAP trainings: BFGS up to 500 weights, L-BFGS above
     elif method in ONLINE_METHODS:
         raise click.UsageError(f"--bayes trains each MAP network with a batch method; "
                                f"--method {method} is online")

@@ -241,7 +241,8 @@ def save(path, model: ModelFile) -> Path:
         if a is not None:
             a = np.asarray(a, dtype=np.float64)
             if a.shape != (D,) or not np.all(np.isfinite(a)):
-                raise ValueError(f"{name} must be a finite vector of length {D}; got shape {a.shape}")
+                raise ValueError(f"{name} must be a finite vector of length {D}; "
+                                 f"got shape {a.shape}")
             arrays[name] = a
     if model.classes is not None:
         arrays["classes"] = model.classes
@@ -291,12 +292,12 @@ def _sniff(path):
         raise ModelFileError(f"{path} is a single .npy array, not a prmlnet model file (.npz)")
     if not head.startswith(_ZIP_MAGIC):
         raise ModelFileError(f"{path} is not a prmlnet model file (expected a .npz archive "
-                         "written by prmlnet)")
+                             "written by prmlnet)")
 
 
 def _corrupt(path, e):
-    return ModelFileError(f"model file {path} is truncated or corrupted ({type(e).__name__}: {e}); "
-                      "re-create it or restore a backup")
+    return ModelFileError(f"model file {path} is truncated or corrupted "
+                          f"({type(e).__name__}: {e}); re-create it or restore a backup")
 
 
 def load(path) -> ModelFile:
@@ -311,13 +312,17 @@ def load(path) -> ModelFile:
         version, truncated or corrupted — with a one-line message.
     """
     path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"model file {path} does not exist")
+    if os.path.isdir(path):
+        raise ModelFileError(f"{path} is a folder, not a model file")
     _sniff(path)
     try:
         with np.load(path, allow_pickle=False) as z:
             names = set(z.files)
             if "header" not in names:
                 raise ModelFileError(f"{path} is a .npz archive but not a prmlnet model file "
-                                 "(it has no 'header' member)")
+                                     "(it has no 'header' member)")
             header = json.loads(bytes(z["header"]).decode("utf-8"))
             if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
                 raise ModelFileError(f"{path} is not a prmlnet model file (unknown header format)")
@@ -335,11 +340,12 @@ def load(path) -> ModelFile:
             for name, info in described.items():
                 if name not in names:
                     raise ModelFileError(f"model file {path} lacks its array {name!r}; "
-                                     "it is truncated or corrupted")
+                                         "it is truncated or corrupted")
                 a = z[name]
                 if _digest(a) != info.get("sha256") or list(a.shape) != info.get("shape"):
-                    raise ModelFileError(f"model file {path} is corrupted: array {name!r} does not "
-                                     "match its recorded checksum; re-create it or restore a backup")
+                    raise ModelFileError(f"model file {path} is corrupted: array {name!r} does "
+                                         "not match its recorded checksum; re-create it or "
+                                         "restore a backup")
                 arrays[name] = a.astype(object) if info.get("object") else a
     except ModelFileError:
         raise
@@ -363,7 +369,7 @@ def load(path) -> ModelFile:
     w = arrays.pop("w")
     if w.shape != (net.n_weights,):
         raise ModelFileError(f"model file {path} is inconsistent: {w.shape[0]} weights for a "
-                         f"network that needs {net.n_weights}")
+                             f"network that needs {net.n_weights}")
     extra = {k[len("extra."):]: v for k, v in arrays.items() if k.startswith("extra.")}
     return ModelFile(
         kind=kind, network=net, w=w,

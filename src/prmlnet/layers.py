@@ -82,7 +82,9 @@ class Layer:
             self.weight_grad(rx, delta, out, bias=False, add=True)
         if not need_input:
             return None
-        return self.input_grad(p, rdelta) + self.input_grad(v, delta)
+        r_dx = self.input_grad(p, rdelta)
+        r_dx += self.input_grad(v, delta)
+        return r_dx
 
     # -- the same two passes for R directions at once -----------------------
     # R-quantities carry a leading axis of directions: V is (R, n_weights),
@@ -125,7 +127,9 @@ class Layer:
             self.weight_grad_many(rx, delta, out, bias=False, add=True)
         if not need_input:
             return None
-        return self.input_grad(p, rdelta) + self.input_grad_many(V, delta)
+        r_dx = self.input_grad(p, rdelta)
+        r_dx += self.input_grad_many(V, delta)
+        return r_dx
 
 
 class Dense(Layer):

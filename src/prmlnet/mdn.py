@@ -9,7 +9,9 @@ network outputs be the parameters of a Gaussian mixture
           \,\mathcal{N}\big(\mathbf{t}\,|\,\boldsymbol\mu_k(\mathbf{x}),
           \sigma_k^2(\mathbf{x}) \mathbf{I}\big)  \quad (5.148)
 
-with L isotropic components over K-dimensional targets. Here it is one more
+with L isotropic components over K-dimensional targets (the book writes K for
+the components and L for the target dimension; here L and K follow the network
+convention that K counts targets). Here it is one more
 :class:`~prmlnet.outputs.OutputModel`: the network is
 ``Network((D, M, L*(K+2)), output=MixtureDensity(L, K))`` and backpropagation,
 the R-operator (H·v, the exact Hessian) and the optimizers are reused unchanged.

@@ -127,6 +127,9 @@ class Network:
     def __setattr__(self, name, value):
         raise AttributeError("Network is immutable; build a new one instead")
 
+    def __reduce__(self):
+        return (Network.from_layers, (list(self.layers), self.output, self.dtype))
+
     def __repr__(self):
         hidden = [layer.activation.name for layer in self.layers[:-1]]
         h = hidden[0] if len(set(hidden)) == 1 else hidden

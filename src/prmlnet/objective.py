@@ -160,14 +160,22 @@ class Objective:
         return self._combine(w, ED, gD, 1.0)
 
     def _combine(self, w, ED, gD, share):
+        """β E_D + share·E_W and its gradient; ``gD`` is a fresh array, updated in place."""
+        beta = self.beta
+        if beta != 1.0:
+            ED = beta * ED
+            gD *= beta
         a = self._alpha_scalar
-        if a is not None:
-            if a == 0.0:
-                return self.beta * float(ED), self.beta * gD
+        if a == 0.0:
+            return float(ED), gD
+        if a is None:
+            aw = self.alpha_vector * w
+            if share != 1.0:
+                aw *= share
+        else:
             aw = (share * a) * w
-            return self.beta * float(ED) + 0.5 * float(aw @ w), self.beta * gD + aw
-        aw = share * self.alpha_vector * w
-        return self.beta * float(ED) + 0.5 * float(aw @ w), self.beta * gD + aw
+        gD += aw
+        return float(ED) + 0.5 * float(aw @ w), gD
 
     def minibatch(self, w, Xb, Tb):
         r"""``(E_b, ∇E_b)`` for a batch, with the share |b|/N of the prior.

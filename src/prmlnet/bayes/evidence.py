@@ -123,14 +123,22 @@ def gamma_from_eigenvalues(lam, alpha):
 
 
 def effective_parameters(post: LaplacePosterior, groups):
-    r"""γ_k of each group by the trace formula :math:`\gamma_k = W_k - \alpha_k \operatorname{Tr}_k(\mathbf{A}^{-1})`.
+    r"""γ_k of each group: :math:`\gamma_k = W_k - \alpha_k \operatorname{Tr}_k(\mathbf{A}^{-1})`.
 
     Returns a dict name -> γ_k; each lies in [0, W_k] when A is built from a
-    positive semi-definite H.
+    positive semi-definite H. With one α shared by every weight this is the
+    book's :math:`\sum_i \lambda_i/(\alpha + \lambda_i)` over the eigenvalues of
+    βH (5.179), computed that way (the eigenvalues are at hand); otherwise the
+    diagonal of :math:`\mathbf{A}^{-1}` comes from the Cholesky factor.
     """
+    a = post.alpha
+    if len(groups) == 1 and next(iter(groups.values())).size == a.size and np.all(a == a[0]):
+        lam = post.beta * post.eigenvalues                                 # (5.177)
+        if post.negative == "clip":
+            lam = np.maximum(lam, 0.0)
+        return {next(iter(groups)): float(np.sum(lam / (a[0] + lam)))}    # (5.179)
     d = post.diagonal()                                     # (A⁻¹)_ii
-    return {name: float(idx.size - np.sum(post.alpha[idx] * d[idx]))
-            for name, idx in groups.items()}
+    return {name: float(idx.size - np.sum(a[idx] * d[idx])) for name, idx in groups.items()}
 
 
 def _data_terms(net, w, X, T):
@@ -166,8 +174,8 @@ def reestimate(post: LaplacePosterior, X, T, groups, fix_beta=False):
     Returns ``(alpha, beta, gamma)``: dicts over ``groups`` for α and γ, β a float
     (unchanged for classification or with ``fix_beta``). α and β are kept
     within ``ALPHA_RANGE`` and ``BETA_RANGE``; when γ ≥ NK, β is left unchanged
-    (see ``BETA_RANGE``). After a step with one
-    group, :math:`\alpha E_W + \beta E_D = NK/2` exactly at the same w.
+    (see ``BETA_RANGE``). After a step with one group,
+    :math:`\alpha E_W + \beta E_D = NK/2` exactly at the same w.
     """
     w = post.w
     gamma = effective_parameters(post, groups)
@@ -252,18 +260,33 @@ class _Regularised:
         return self.data.hvp(w, v) + self.alpha * v
 
 
+#: ``method="auto"``: BFGS (fast, accurate convergence) up to this many weights,
+#: L-BFGS above, where BFGS's O(W²) update dominates each iteration.
+AUTO_BFGS_MAX_WEIGHTS = 500
+
+
+def resolve_method(method, n_weights):
+    """The batch method that ``method="auto"`` stands for with W = ``n_weights``."""
+    if method != "auto":
+        return method
+    return "bfgs" if n_weights <= AUTO_BFGS_MAX_WEIGHTS else "lbfgs"
+
+
 def _train(net, X, T, w, alpha_vec, beta, method, max_iter, gtol, callback=None):
     """MAP weights for fixed α, β; returns (w, iterations, stopped early by the user)."""
     from prmlnet.optim import Status, minimize
 
     fun = _Regularised(net, X, T, alpha_vec, beta)
-    res = minimize(fun, w, method=method, max_iter=max_iter, gtol=gtol, callback=callback)
+    method = resolve_method(method, net.n_weights)
+    hvp = fun.hvp if method == "newton" else None
+    res = minimize(fun, w, method=method, max_iter=max_iter, gtol=gtol, callback=callback,
+                   hvp=hvp)
     stopped = res.status in (Status.INTERRUPTED, Status.CALLBACK_STOP)
     return res.x, int(res.nit), stopped
 
 
 def evidence_loop(net, X, T, *, prior="single", alpha=0.01, beta=None, w0=None, rng=None,
-                  n_outer=20, tol=1e-3, method="bfgs", max_iter=500, gtol=1e-7,
+                  n_outer=20, tol=1e-3, method="auto", max_iter=500, gtol=1e-7,
                   hessian="exact", negative="clip", fix_beta=False, callback=None,
                   train_callback=None):
     r"""Alternate MAP training and evidence re-estimation until α and β settle (§5.7.2).
@@ -288,7 +311,9 @@ def evidence_loop(net, X, T, *, prior="single", alpha=0.01, beta=None, w0=None, 
         Stop when every α_k and β changes by a relative amount below ``tol``.
     method, max_iter, gtol :
         The MAP training of each outer iteration, :func:`prmlnet.optim.minimize`,
-        warm-started from the previous weights.
+        warm-started from the previous weights. ``"auto"``: ``"bfgs"`` up to
+        ``AUTO_BFGS_MAX_WEIGHTS`` (500) weights, ``"lbfgs"`` above; ``"newton"``
+        gets the exact H·v of the regularised error.
     hessian, negative :
         See :func:`prmlnet.bayes.laplace`.
     fix_beta : bool
@@ -299,7 +324,9 @@ def evidence_loop(net, X, T, *, prior="single", alpha=0.01, beta=None, w0=None, 
         Passed to :func:`prmlnet.optim.minimize` for each MAP training. If it
         stops training (returns True), or Ctrl-C interrupts it, the loop ends
         after building the posterior at the weights reached (``status``
-        ``"stopped"``).
+        ``"stopped"``). Ctrl-C elsewhere (in a Hessian or an eigendecomposition)
+        returns the last completed outer iteration; only one during the first
+        raises ``KeyboardInterrupt``.
 
     Returns
     -------
@@ -314,8 +341,20 @@ def evidence_loop(net, X, T, *, prior="single", alpha=0.01, beta=None, w0=None, 
     :math:`\mathbf{A} = \beta\mathbf{H} + \operatorname{diag}(\boldsymbol\alpha)`;
     (3) record γ and the log evidence; (4) re-estimate α by (5.178) and β by (5.180).
     Every step uses sums over patterns (the book's E_D, H, γ).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from prmlnet import Network, bayes, datasets
+    >>> X, T = datasets.sinusoidal(30, rng=0, noise=0.1)
+    >>> res = bayes.evidence_loop(Network((1, 4, 1)), X, T, rng=0)
+    >>> res.converged, 0 < res.gamma_total < 13, bool(50 < res.beta < 200)  # noise sd 0.1
+    (True, True, True)
+    >>> mean, std = res.predict(np.array([[0.5], [2.0]]), return_std=True)
+    >>> bool(std[1, 0] > std[0, 0] >= res.beta ** -0.5)
+    True
     """
-    w_, X, T = net.check_data(np.zeros(net.n_weights), X, T)
+    _, X, T = net.check_data(np.zeros(net.n_weights), X, T)
     if not (isinstance(n_outer, (int, np.integer)) and n_outer >= 1):
         raise ValueError(f"n_outer must be an integer >= 1; got {n_outer!r}")
     if not tol > 0:
@@ -345,14 +384,23 @@ def evidence_loop(net, X, T, *, prior="single", alpha=0.01, beta=None, w0=None, 
     rows = {k: [] for k in ("alpha", "gamma", "beta", "log_evidence", "E_D", "E_W",
                             "n_negative", "nit")}
     converged = stopped = False
+    last = None                      # the last mutually consistent (w, α, β, γ, ev, posterior)
     for it in range(n_outer):
-        avec = group_alpha_vector(groups, alpha, net.n_weights)
-        w, nit, stopped = _train(net, X, T, w, avec, beta, method, max_iter, gtol,
-                                 train_callback)                            # (1)
-        post = laplace(net, w, X, T, avec, beta, hessian=hessian, negative=negative)  # (2)
-        ev = log_evidence(post, X, T)                                       # (3)
-        new_alpha, new_beta, gamma = reestimate(post, X, T, groups,
-                                                fix_beta=fix_beta or not gaussian)  # (4)
+        try:
+            avec = group_alpha_vector(groups, alpha, net.n_weights)
+            w, nit, stopped = _train(net, X, T, w, avec, beta, method, max_iter, gtol,
+                                     train_callback)                        # (1)
+            post = laplace(net, w, X, T, avec, beta, hessian=hessian,
+                           negative=negative)                               # (2)
+            ev = log_evidence(post, X, T)                                   # (3)
+            new_alpha, new_beta, gamma = reestimate(post, X, T, groups,
+                                                    fix_beta=fix_beta or not gaussian)  # (4)
+        except KeyboardInterrupt:    # Ctrl-C outside the optimiser: keep the last state
+            if last is None:
+                raise
+            stopped = True
+            break
+        last = (w, dict(alpha), beta, gamma, ev, post)
         row = {"alpha": [alpha[k] for k in names], "gamma": [gamma[k] for k in names],
                "beta": beta, "log_evidence": ev, "E_D": net.error(w, X, T),
                "E_W": 0.5 * float(np.dot(w, w)), "n_negative": post.n_negative, "nit": nit}
@@ -366,9 +414,10 @@ def evidence_loop(net, X, T, *, prior="single", alpha=0.01, beta=None, w0=None, 
         if converged or stopped or it == n_outer - 1:
             break                    # keep the α, β that w was trained for
         alpha, beta = new_alpha, new_beta
+    w, alpha, beta, gamma, ev, post = last
     history = {k: np.asarray(v, dtype=float) for k, v in rows.items()}
     history["groups"] = names
-    return EvidenceResult(w=w, alpha=dict(alpha), beta=beta, gamma=gamma, log_evidence=ev,
+    return EvidenceResult(w=w, alpha=alpha, beta=beta, gamma=gamma, log_evidence=ev,
                           posterior=post, groups=groups, history=history, converged=converged,
                           status="converged" if converged else "stopped" if stopped
                           else "max_outer")

@@ -369,8 +369,14 @@ def laplace(net, w, X, T, alpha, beta=1.0, *, hessian="exact", negative="clip", 
         H = np.asarray(H, dtype=float)
         if H.shape != (W, W):
             raise ValueError(f"H must be the (W, W) = ({W}, {W}) data Hessian; got {H.shape}")
+    if not np.all(np.isfinite(H)):
+        raise ValueError("the data Hessian holds NaN or infinite values; check the weights "
+                         "and the data (a diverged training run?)")
     H = 0.5 * (H + H.T)                                   # exact symmetry before eigh
-    lam, U = linalg.eigh(H, driver="evd", check_finite=False)   # divide and conquer: fastest
+    if negative == "clip":
+        lam, U = linalg.eigh(H, driver="evd", check_finite=False)   # divide and conquer
+    else:
+        lam = linalg.eigvalsh(H, check_finite=False)
     tiny = W * np.finfo(float).eps * max(1.0, float(np.max(np.abs(lam))))
     n_negative = int(np.sum(lam < -tiny))
     if negative == "clip" and lam[0] < 0:

@@ -10,6 +10,7 @@ only what differs:
                                the network, setting label attributes
                                (``classes_``) on the first fit
 ``_output_model(T)``           ``(output model or name, number of outputs)``
+``_initial_weights(T)``        starting weights (default: ``net_.init_weights``)
 ``_make_objective(net, X, T)`` the objective (default: weight decay α, β = 1)
 ``_after_fit(X, T)``           anything to compute at the trained weights
 ``_extra_state()``             ``(arrays, meta)`` to store in a model file
@@ -44,39 +45,18 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import io
 from ..network import Network
+from ._files import KINDS, _json_params, from_model_file, load
 
 __all__ = ["BaseMLP", "ONLINE_METHODS", "batch_methods", "from_model_file", "load",
            "KINDS"]
 
 ONLINE_METHODS = ("sgd", "momentum", "adam")
 
-#: estimator class name -> class, filled as subclasses are defined (for loading)
-KINDS: dict = {}
-
 
 def batch_methods():
     """The names of the batch methods of :func:`prmlnet.optim.minimize`."""
     from ..optim import METHODS
     return tuple(METHODS)
-
-
-def _json_params(params):
-    """Hyperparameters as JSON values; those that are not (a RandomState) become None."""
-    out = {}
-    for k, v in params.items():
-        if isinstance(v, tuple):
-            v = list(v)
-        if isinstance(v, np.generic):
-            v = v.item()
-        if v is None or isinstance(v, (bool, int, float, str)):
-            out[k] = v
-        elif isinstance(v, list) and all(isinstance(x, (bool, int, float, str)) for x in v):
-            out[k] = v
-        elif isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values()):
-            out[k] = {str(a): b for a, b in v.items()}
-        else:
-            out[k] = None
-    return out
 
 
 class BaseMLP(BaseEstimator):
@@ -117,6 +97,10 @@ class BaseMLP(BaseEstimator):
 
     def _output_model(self, T):
         raise NotImplementedError
+
+    def _initial_weights(self, T):
+        """Starting weights of a fresh fit (``net_`` and ``_rng_`` are set)."""
+        return self.net_.init_weights(self._rng_)
 
     def _make_objective(self, net, X, T):
         from ..objective import Objective
@@ -169,7 +153,8 @@ class BaseMLP(BaseEstimator):
         if not 0.0 < self.validation_fraction < 1.0:
             raise ValueError(f"validation_fraction must lie in (0, 1); got "
                              f"{self.validation_fraction!r}")
-        if not (isinstance(self.n_iter_no_change, (int, np.integer)) and self.n_iter_no_change >= 1):
+        if not (isinstance(self.n_iter_no_change, (int, np.integer))
+                and self.n_iter_no_change >= 1):
             raise ValueError(f"n_iter_no_change must be a positive integer; got "
                              f"{self.n_iter_no_change!r}")
         if not (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
@@ -235,9 +220,10 @@ class BaseMLP(BaseEstimator):
             self.net_ = Network((X.shape[1], *self._hidden_sizes(), n_out),
                                 hidden=self.activation, output=output)
             self._rng_ = self._rng()
-            w0 = self.net_.init_weights(self._rng_)
+            w0 = self._initial_weights(T)
             self.loss_curve_ = []
             self.n_iter_ = 0
+            self._online_state_ = None
         else:
             w0 = self.w_
         Xs = self._transform(X)
@@ -304,7 +290,7 @@ class BaseMLP(BaseEstimator):
         return cb
 
     def _validation_split(self, X, T):
-        """Hold out ``validation_fraction`` of the patterns (stratified for classes)."""
+        """Hold out a random ``validation_fraction`` of the patterns (drawn with ``_rng_``)."""
         N = X.shape[0]
         n_val = int(math.ceil(self.validation_fraction * N))
         if n_val < 1 or N - n_val < 1:
@@ -313,21 +299,36 @@ class BaseMLP(BaseEstimator):
         order = self._rng_.permutation(N)
         return order[n_val:], order[:n_val]
 
+    def _with_early_stopping(self, X, T, cb):
+        """Split off the validation set and chain :class:`~prmlnet.optim.EarlyStopping`
+        before ``cb``; returns ``(X, T, callback, stopper)`` (stopper None when off)."""
+        if not self.early_stopping:
+            return X, T, cb, None
+        from ..optim import EarlyStopping
+        train, val = self._validation_split(X, T)
+        Xv, Tv = X[val], T[val]
+        net = self.net_
+        stopper = EarlyStopping(lambda w: net.error(w, Xv, Tv), patience=self.n_iter_no_change)
+
+        def chained(info):
+            return bool(stopper(info)) | bool(cb(info) if cb is not None else False)
+        return X[train], T[train], chained, stopper
+
+    def _keep_best(self, result, stopper):
+        if stopper is not None and stopper.best_w is not None:
+            result["x"] = stopper.best_w
+            result["best_iter"] = stopper.best_iter
+            self.validation_scores_ = [e for _, e in stopper.history]
+        return result
+
     def _train_batch(self, w0, X, T, callback):
-        from ..optim import EarlyStopping, minimize
-        cb = self._callbacks(callback)
-        stopper = None
-        if self.early_stopping:
-            train, val = self._validation_split(X, T)
-            Xv, Tv, X, T = X[val], T[val], X[train], T[train]
-            net = self.net_
-            stopper = EarlyStopping(lambda w: net.error(w, Xv, Tv),
-                                    patience=self.n_iter_no_change)
-            user = cb
-            cb = (lambda info: bool(stopper(info)) | bool(user(info))) if user else stopper
+        from ..optim import minimize
+        X, T, cb, stopper = self._with_early_stopping(X, T, self._callbacks(callback))
         obj = self._make_objective(self.net_, X, T)
         hvp = getattr(obj, "hvp", None) if self.method == "newton" else None
         kwargs = {"hvp": hvp} if hvp is not None else {}
+        if self.method == "gd":
+            kwargs["line_search"] = True      # steepest descent; a fixed η is an online method
         try:
             result = minimize(obj, w0, method=self.method, max_iter=self.max_iter,
                               gtol=self.tol, callback=cb, **kwargs)
@@ -338,24 +339,34 @@ class BaseMLP(BaseEstimator):
                                     success=False, status=Status.INTERRUPTED,
                                     message="interrupted before the first iteration",
                                     history=None, method=self.method)
-        if stopper is not None and stopper.best_w is not None:
-            result["x"] = stopper.best_w
-            result["best_iter"] = stopper.best_iter
-            self.validation_scores_ = [e for _, e in stopper.history]
-        return result
+        return self._keep_best(result, stopper)
 
     def _online_pair(self):
         from ..optim import online
         return getattr(online, self.method)(learning_rate=self.learning_rate)
 
     def _train_online(self, w0, X, T, callback):
+        from ..optim import Status
         from ..optim.online import train_online
+        user = self._callbacks(callback)
+        converged = []
+
+        def cb(info):                         # tol on the epoch-end gradient, as for batch runs
+            if float(np.max(np.abs(info.jac))) <= self.tol:
+                converged.append(info.nit)
+                return True
+            return user(info) if user is not None else False
+
+        X, T, cb, stopper = self._with_early_stopping(X, T, cb)
         obj = self._make_objective(self.net_, X, T)
         # each mini-batch carries the share |B|/N of the prior (Objective.minibatch)
-        return train_online(obj.minibatch, w0, X, T, self._online_pair(),
-                            batch_size=min(self.batch_size, X.shape[0]),
-                            n_epochs=self.max_iter, rng=self._rng_,
-                            callback=self._callbacks(callback))
+        result = train_online(obj.minibatch, w0, X, T, self._online_pair(),
+                              batch_size=min(self.batch_size, X.shape[0]),
+                              n_epochs=self.max_iter, rng=self._rng_, callback=cb)
+        if converged and result.status == Status.CALLBACK_STOP:
+            result["status"], result["success"] = Status.CONVERGED, True
+            result["message"] = "converged: ‖∇E‖∞ <= tol at the end of an epoch"
+        return self._keep_best(result, stopper)
 
     def _train_epoch(self, w0, X, T, callback):
         """One pass over ``(X, T)`` in shuffled mini-batches (``partial_fit``),
@@ -441,41 +452,3 @@ class BaseMLP(BaseEstimator):
             raise ValueError(f"{path} holds a {type(est).__name__}, not a {cls.__name__}; "
                              "use prmlnet.estimators.load to read any model file")
         return est
-
-
-def from_model_file(mf: io.ModelFile):
-    """The fitted estimator that a :class:`prmlnet.io.ModelFile` describes."""
-    if mf.kind not in KINDS:
-        raise ValueError(f"the model file holds a {mf.kind!r}, which is not an estimator "
-                         f"prmlnet knows ({', '.join(sorted(KINDS))})")
-    cls = KINDS[mf.kind]
-    params = dict(mf.params)
-    valid = cls._get_param_names()
-    params = {k: v for k, v in params.items() if k in valid}
-    if isinstance(params.get("hidden_layer_sizes"), list):
-        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-    est = cls(**params)
-    est.net_ = mf.network
-    est.w_ = np.ascontiguousarray(mf.w, dtype=np.float64)
-    est.x_mean_, est.x_scale_ = mf.x_mean, mf.x_scale
-    if mf.classes is not None:
-        est.classes_ = mf.classes
-    tr = dict(mf.training)
-    names = tr.pop("feature_names", None)
-    est.n_features_in_ = mf.network.n_inputs
-    if names is not None:
-        est.feature_names_in_ = np.asarray(names, dtype=object)
-    est.training_ = tr
-    est.n_iter_ = int(tr.get("n_iter", 0))
-    est.loss_ = float(tr.get("error", math.nan))
-    arrays = dict(mf.arrays)
-    est.loss_curve_ = [float(v) for v in arrays.pop("loss_curve", [])]
-    est.result_ = None
-    est._rng_ = est._rng()
-    est._restore_state(arrays, mf.meta)
-    return est
-
-
-def load(path):
-    """Read any prmlnet estimator from a model file written by its ``save``."""
-    return from_model_file(io.load(path))

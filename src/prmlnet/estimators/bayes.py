@@ -57,8 +57,9 @@ _BAYES_PARAMS_DOC = r"""
         Most re-estimations of α and β.
     evidence_tol : float, default 1e-3
         Stop when every α and β changes by a relative amount below this.
-    method : str, default "bfgs"
-        Batch method of :func:`prmlnet.optim.minimize` for each MAP training.
+    method : str, default "auto"
+        Batch method of :func:`prmlnet.optim.minimize` for each MAP training;
+        ``"auto"``: BFGS up to 500 weights, L-BFGS above.
     max_iter : int, default 500
         Iterations of each MAP training (warm-started from the last weights).
     tol : float, default 1e-7
@@ -127,9 +128,9 @@ class _BayesMixin:
             v = getattr(self, name)
             if not (isinstance(v, (int, float, np.number)) and v >= 0):
                 raise ValueError(f"{name} must be a number >= 0; got {v!r}")
-        if self.method not in batch_methods():
-            raise ValueError(f"method must be a batch method ({', '.join(batch_methods())}); "
-                             f"got {self.method!r}")
+        if self.method != "auto" and self.method not in batch_methods():
+            raise ValueError(f"method must be 'auto' or a batch method "
+                             f"({', '.join(batch_methods())}); got {self.method!r}")
         if self.hessian not in HESSIANS:
             raise ValueError(f"hessian must be one of {HESSIANS}; got {self.hessian!r}")
         if self.negative not in NEGATIVE:
@@ -256,7 +257,7 @@ class BayesianMLPRegressor(_BayesMixin, MLPRegressor):
     """
 
     def __init__(self, hidden_layer_sizes=(10,), activation="tanh", prior="single", alpha=0.01,
-                 beta=None, n_outer=20, evidence_tol=1e-3, method="bfgs", max_iter=500,
+                 beta=None, n_outer=20, evidence_tol=1e-3, method="auto", max_iter=500,
                  tol=1e-7, hessian="exact", negative="clip", standardize=False,
                  random_state=None, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -312,7 +313,7 @@ class BayesianMLPClassifier(_BayesMixin, MLPClassifier):
     """
 
     def __init__(self, hidden_layer_sizes=(10,), activation="tanh", prior="single", alpha=0.01,
-                 n_outer=20, evidence_tol=1e-3, method="bfgs", max_iter=500, tol=1e-7,
+                 n_outer=20, evidence_tol=1e-3, method="auto", max_iter=500, tol=1e-7,
                  hessian="exact", negative="clip", standardize=False, random_state=None,
                  verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes

@@ -28,30 +28,32 @@ _PARAMS_DOC = r"""
         Hidden activation h: ``tanh``, ``logistic``, ``identity``, ``relu``,
         ``softplus`` (one name, or one per hidden layer).
     alpha : float or dict, default 0.01
-        PRML's weight-decay coefficient α on :math:`\frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}`
-        (5.112), applied to every weight and bias, **not divided by the number
-        of samples**: the error it is added to is a *sum* over patterns, so its
-        effect weakens as N grows, as in the book. (scikit-learn's MLP writes
+        PRML's weight-decay coefficient α on
+        :math:`\frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}` (5.112), applied to
+        every weight and bias, **not divided by the number of samples**: the
+        error it is added to is a *sum* over patterns, so its effect weakens as
+        N grows, as in the book. (scikit-learn's MLP writes
         ``alpha / (2 n_samples)`` beside a mean loss — the same objective up to
         the factor n_samples, on weights only.) A dict ``{group: α}`` over the
         network's weight groups ``"W1", "b1", "W2", ...`` gives the consistent
         priors of §5.5.1; groups not named are not penalised.
     method : str, default "scg"
-        A batch method of :func:`prmlnet.optim.minimize` (``gd``, ``cg``,
-        ``scg``, ``bfgs``, ``lbfgs``) or an online method of
+        A batch method of :func:`prmlnet.optim.minimize` (``gd`` — steepest
+        descent with a line search —, ``cg``, ``scg``, ``bfgs``, ``lbfgs``) or
+        an online method of
         :mod:`prmlnet.optim.online` (``sgd``, ``momentum``, ``adam``; these
         enable ``partial_fit``).
     max_iter : int, default 200
         Iterations of a batch method, or epochs of an online one.
     tol : float, default 1e-5
         Converged when :math:`\|\nabla E\|_\infty \le` ``tol`` (E summed over
-        patterns); batch methods also stop when a step lowers E by a relative
-        1e-12 or less.
+        patterns; checked at the end of each epoch for online methods); batch
+        methods also stop when a step lowers E by a relative 1e-12 or less.
     early_stopping : bool, default False
         Hold out ``validation_fraction`` of the training data, stop when the
         validation error has not improved for ``n_iter_no_change`` iterations
-        and keep the weights with the lowest validation error (§5.5.2). Batch
-        methods only.
+        and keep the weights with the lowest validation error (§5.5.2);
+        checked every iteration (every epoch for online methods).
     validation_fraction : float, default 0.1
     n_iter_no_change : int, default 10
     batch_size : int, default 32

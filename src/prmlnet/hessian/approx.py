@@ -119,7 +119,8 @@ def diagonal(net, w, X, T, *, chunk_size=None):
 
 
 def inverse_outer_product(net, w, X, T, alpha, *, max_bytes=None):
-    r"""The inverse of the outer-product Hessian plus :math:`\alpha\mathbf{I}`, sequentially (§5.4.3).
+    r"""The inverse of the outer-product Hessian plus :math:`\alpha\mathbf{I}`, one pattern
+    at a time (§5.4.3).
 
     Parameters
     ----------

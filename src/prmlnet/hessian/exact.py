@@ -99,7 +99,8 @@ def _second_order_pass(net, w, X, T, curvature=None):
 
 
 def _unit_jacobians(net, w, p):
-    r"""``P[q][m]`` = :math:`\partial\mathbf{a}^{(q)}/\partial\mathbf{a}^{(m)}`, (N, n_q, n_m), m < q."""
+    r"""``P[q][m]`` = :math:`\partial\mathbf{a}^{(q)}/\partial\mathbf{a}^{(m)}`, (N, n_q, n_m),
+    for m < q (5.74)."""
     Ws = [Wl for Wl, _ in net.unpack(w)]
     L = len(Ws)
     P = [[None] * L for _ in range(L)]
@@ -119,17 +120,13 @@ def _curvature_block(p, P, l, m, residual=True):
     if not residual:
         return M
     M = np.array(M, copy=True)
-    for q in range(l, top):                   # hidden units above both layers: h''
-        sPm = p.s[q][:, :, None] * P[q][m] if m < q else None
-        if q == l:
-            if m == q:
-                idx = np.arange(M.shape[1])
-                M[:, idx, idx] += p.s[q]
-            else:
-                M += sPm
-        else:
-            Pl = np.swapaxes(P[q][l], 1, 2)
-            M += np.matmul(Pl, sPm) if sPm is not None else Pl * p.s[q][:, None, :]
+    for q in range(l, top):          # hidden layers q >= l >= m: P^(q,l)ᵀ diag(s^(q)) P^(q,m)
+        if q == m:                   # then l = m = q and both P are the identity
+            idx = np.arange(M.shape[1])
+            M[:, idx, idx] += p.s[q]
+            continue
+        sPm = p.s[q][:, :, None] * P[q][m]
+        M += sPm if q == l else np.matmul(np.swapaxes(P[q][l], 1, 2), sPm)
     return M
 
 
@@ -151,7 +148,8 @@ def _add_block(H, geo, l, m, B):
     _as_view(H[o_l:o_l + kl, o_m:o_m + km], (n_l, i_l, n_m, i_m))[...] += B[:, :i_l, :, :i_m]
     _as_view(H[o_l:o_l + kl, o_m + km:o_m + km + n_m], (n_l, i_l, n_m))[...] += B[:, :i_l, :, i_m]
     if B.shape[1] > i_l:
-        _as_view(H[o_l + kl:o_l + kl + n_l, o_m:o_m + km], (n_l, n_m, i_m))[...] += B[:, i_l, :, :i_m]
+        bias_rows = H[o_l + kl:o_l + kl + n_l, o_m:o_m + km]
+        _as_view(bias_rows, (n_l, n_m, i_m))[...] += B[:, i_l, :, :i_m]
         H[o_l + kl:o_l + kl + n_l, o_m + km:o_m + km + n_m] += B[:, i_l, :, i_m]
 
 

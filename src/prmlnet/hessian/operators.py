@@ -24,7 +24,8 @@ def _is_objective(obj):
 
 
 def linear_operator(net, w, X=None, T=None, *, alpha=0.0):
-    r"""A symmetric :class:`scipy.sparse.linalg.LinearOperator` for :math:`\mathbf{H} + \alpha\mathbf{I}`.
+    r"""A symmetric :class:`scipy.sparse.linalg.LinearOperator` for
+    :math:`\mathbf{H} + \alpha\mathbf{I}`.
 
     Parameters
     ----------

@@ -40,7 +40,7 @@ def check_direction(net, v, name="v"):
     if v.ndim not in (1, 2) or v.shape[-1] != W:
         raise ValueError(
             f"{name} has shape {v.shape}; it must be a direction of shape ({W},) "
-            f"or a block of directions ({'R'}, {W}), like the weight vector"
+            f"or a block of directions (R, {W}), like the weight vector"
         )
     if v.dtype.kind not in "fiub":
         raise ValueError(f"{name} must be numeric; got dtype {v.dtype}")
@@ -75,19 +75,17 @@ def hvp(net, w, X, T, v):
     gradient evaluations, for any depth, hidden activation and output model.
     """
     w, X, T = net.check_data(w, X, T)
-    v = check_direction(net, v)
-    if v.ndim == 2:
-        return _hvp_many(net, w, X, T, v)
-    return _hvp(net, w, X, T, v)
+    return _hvp(net, w, X, T, check_direction(net, v))
 
 
 def hvp_many(net, w, X, T, V):
-    """:func:`hvp` for a block of directions ``V`` (R, W); returns (R, W)."""
+    """:func:`hvp` for a block of directions ``V`` (R, W), one pass for all; returns (R, W).
+
+    The R-quantities of all directions travel together with a leading axis,
+    shape (R, N, n), so every layer does a few batched matrix products.
+    """
     w, X, T = net.check_data(w, X, T)
-    V = check_direction(net, V, "V")
-    if V.ndim == 1:
-        return _hvp(net, w, X, T, V)
-    return _hvp_many(net, w, X, T, V)
+    return _hvp(net, w, X, T, check_direction(net, V, "V"))
 
 
 def _hvp(net, w, X, T, v, out=None):
@@ -129,7 +127,9 @@ def _hvp(net, w, X, T, v, out=None):
             break
         dz = layer.input_grad(w[s], delta)               # Σ_k w_kj δ_k
         act, a, z, h1 = layers[l - 1].activation, pre[l - 1], inputs[l], slopes[l - 1]
-        t = act.d2h(a, z) * r_pre[l - 1]
+        t = act.d2h(a, z)                                # h''(a_j), then × R{a_j} Σ_k w_kj δ_k
+        own = isinstance(t, np.ndarray) and t.shape == r_dz.shape and t.flags.writeable
+        t = np.multiply(t, r_pre[l - 1], out=t if own else None)
         t *= dz
         r_dz *= h1
         r_dz += t

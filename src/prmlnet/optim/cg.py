@@ -21,7 +21,7 @@ def _body(run, x, f, g, *, c1, c2, restart):
     k = 0
     while True:
         alpha, x, f, g_new = wolfe(run, x, f, g, d, dg, alpha1, c1=c1, c2=c2)
-        step = alpha * math.sqrt(float(d @ d))
+        run.accept(x, f, g_new, alpha * math.sqrt(float(d @ d)))
         gg_new = float(g_new @ g_new)
         g_old_new = float(g_new @ g)
         k += 1
@@ -37,7 +37,6 @@ def _body(run, x, f, g, *, c1, c2, restart):
             d_new, dg_new = -g_new, -gg_new
         alpha1 = alpha * dg / dg_new                    # N&W (3.60): same first-order change
         d, dg, g, gg = d_new, dg_new, g_new, gg_new
-        run.accept(x, f, g, step)
 
 
 def cg(fun_and_grad, w0, *, max_iter=1000, gtol=1e-6, ftol=1e-12, callback=None, hvp=None,

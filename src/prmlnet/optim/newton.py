@@ -1,7 +1,8 @@
 r"""Trust-region Newton–CG with exact Hessian-vector products (§5.4.6 in training).
 
 Newton's method minimises the local quadratic model
-:math:`m(\mathbf{p}) = E + \mathbf{g}^\mathrm{T}\mathbf{p} + \tfrac12\mathbf{p}^\mathrm{T}\mathbf{H}\mathbf{p}`
+:math:`m(\mathbf{p}) = E + \mathbf{g}^\mathrm{T}\mathbf{p}
++ \tfrac12\mathbf{p}^\mathrm{T}\mathbf{H}\mathbf{p}`
 at each step. With the R-operator, :math:`\mathbf{H}\mathbf{p}` costs about two
 gradients and :math:`\mathbf{H}` is never formed, so the model is minimised by
 conjugate gradients (Steihaug 1983; Nocedal & Wright 2006, Alg. 7.2) inside a
@@ -35,8 +36,10 @@ def _to_boundary(z, d, radius):
 
 
 def _steihaug(Hv, g, radius, tol, max_cg):
-    r"""Approximately minimise :math:`\mathbf{g}^\mathrm{T}\mathbf{p} + \tfrac12\mathbf{p}^\mathrm{T}\mathbf{H}\mathbf{p}`
-    over ‖p‖ <= radius by CG. Returns ``(p, r, on_boundary)`` with r = g + H p."""
+    r"""Approximately minimise :math:`\mathbf{g}^\mathrm{T}\mathbf{p}
+    + \tfrac12\mathbf{p}^\mathrm{T}\mathbf{H}\mathbf{p}` over ‖p‖ <= radius by CG.
+
+    Returns ``(p, r, on_boundary)`` with r = g + H p."""
     z = np.zeros_like(g)
     r = g.copy()
     d = -r

@@ -53,7 +53,12 @@ def _body(run, x, f, g, *, hvp, sigma0, lambda0, lambda_min, lambda_max):
         x_new = x + alpha * d
         f_new, g_new = run.evaluate(x_new)
         # Comparison ratio Δ: actual decrease over the decrease the model predicted.
-        Delta = 2.0 * (f_new - f) / (alpha * mu) if f_new < math.inf else -math.inf
+        if f_new == math.inf:
+            Delta = -math.inf
+        elif abs(f_new - f) <= 1e-13 * abs(f):
+            Delta = 1.0        # a change below the rounding error of E: trust the model
+        else:
+            Delta = 2.0 * (f_new - f) / (alpha * mu)
         success = Delta >= 0.0
         if success:
             n_success += 1
@@ -68,6 +73,8 @@ def _body(run, x, f, g, *, hvp, sigma0, lambda0, lambda_min, lambda_max):
                            "scg: no step lowered the error after 60 increases of lambda")
         # Adapt λ like a trust region: trust the model more when it predicted well.
         if Delta < 0.25:
+            if lam >= lambda_max:
+                raise Stop(Status.LINE_SEARCH_FAILED, "scg: lambda reached lambda_max")
             lam = min(4.0 * lam, lambda_max)
         elif Delta > 0.75:
             lam = max(0.5 * lam, lambda_min)

@@ -92,7 +92,11 @@ def run(page):
                   "5.150–5.152")
     page.equation("E(w) = −Σ_n ln Σ_k π_k(x_n) N(t_n | μ_k(x_n), σ_k²(x_n) I)", "5.153")
     page.equation("∂E_n/∂a^π_k = π_k − γ_k,   ∂E_n/∂a^μ_kl = γ_k (μ_kl − t_l)/σ_k²,   "
-                  "∂E_n/∂a^σ_k = −γ_k (‖t − μ_k‖²/σ_k² − L)", "5.155–5.157")
+                  "∂E_n/∂a^σ_k = −γ_k (‖t − μ_k‖²/σ_k² − K)", "5.155–5.157")
+    page.text("Here L is the number of components and K the dimension of t (the book writes "
+              "K for the components and L for the target dimension). The responsibilities "
+              "γ_k = π_k N_k / Σ_l π_l N_l (5.154) are the posterior probabilities of the "
+              "components given t.")
     md = MixtureDensity(3, 1)
     net = Network((1, 5, md.n_outputs), output=md)
     w = _best_fit(net, Z, T, rng, restarts, iters, lambda r: init_weights(net, T, r))
