@@ -10,6 +10,7 @@ import prmlnet
 from prmlnet.datasets import sinusoidal
 from prmlnet.objective import Objective
 from prmlnet.optim import METHODS, EarlyStopping, Status, minimize, scipy_method
+from prmlnet.testing import relative_error
 
 METHOD_NAMES = ["gd", "cg", "scg", "bfgs", "lbfgs"]
 
@@ -367,3 +368,25 @@ def test_scipy_hessp_becomes_hvp():
     res = scipy.optimize.minimize(lambda w: (0.5 * w @ A @ w, A @ w), np.ones(3), jac=True,
                                   hessp=hessp, method=scipy_method("scg"))
     assert res.success and res.nhev == len(calls) > 0
+
+
+@pytest.mark.parametrize("W, m, n_pairs", [(7, 4, 2), (7, 4, 9), (12, 10, 10)])
+def test_lbfgs_compact_direction_equals_the_two_loop_recursion(W, m, n_pairs, rng):
+    from prmlnet.optim.quasi_newton import _Pairs
+
+    A, _, _ = quadratic(W, 30.0, rng)
+    pairs, S, Y = _Pairs(m, W), [], []
+    for _ in range(n_pairs):
+        s = rng.standard_normal(W)
+        y = A @ s
+        pairs.add(s, y, s @ y, y @ y)
+        S, Y = (S + [s])[-m:], (Y + [y])[-m:]
+    g = rng.standard_normal(W)
+    q, alphas = g.copy(), []                   # N&W Algorithm 7.4, written out
+    for s, y in zip(reversed(S), reversed(Y)):
+        alphas.append((s @ q) / (s @ y))
+        q -= alphas[-1] * y
+    q *= (S[-1] @ Y[-1]) / (Y[-1] @ Y[-1])
+    for s, y, a in zip(S, Y, reversed(alphas)):
+        q += (a - (y @ q) / (s @ y)) * s
+    assert relative_error(pairs.direction(g), -q) < 1e-13

@@ -62,7 +62,9 @@ def minimize(fun_and_grad, w0, method="scg", *, max_iter=1000, gtol=1e-6, ftol=1
     ----------
     fun_and_grad : callable ``w -> (E, ∇E)``
         Error and gradient from one pass, e.g. an
-        :class:`~prmlnet.objective.Objective`.
+        :class:`~prmlnet.objective.Objective`. It must return a new gradient
+        array on each call (the methods keep earlier gradients), and must not
+        modify ``w``.
     w0 : ndarray of shape (W,)
         Starting weights (copied, never modified).
     method : str

@@ -45,7 +45,7 @@ class EarlyStopping:
     Training stops *after* the minimum of the validation error, so the final
     weights of the run are not the ones to keep: use ``best_w``. Stopping early
     acts like weight decay: the effective number of parameters grows with the
-    number of iterations (PRML Figure 5.13).
+    number of iterations (§5.5.2).
     """
 
     def __init__(self, validation_error, patience=10, every=1, min_delta=0.0):

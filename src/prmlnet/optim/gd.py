@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 from numbers import Real
 
-import numpy as np
-
 from .linesearch import wolfe
 from .result import Run
 

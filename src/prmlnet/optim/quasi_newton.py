@@ -54,50 +54,66 @@ def _bfgs_body(run, x, f, g, *, c1, c2):
 
 
 class _Pairs:
-    """The last ``m`` pairs (s, y) as rows of S and Y (oldest first), with SᵀY and YᵀY
-    kept up to date, so that H g costs a handful of array operations."""
+    """The last ``m`` pairs (s, y), oldest first, as the rows of Z = [S; Y] (2m × W),
+    with R = triu(SᵀY) and YᵀY kept up to date, so that H g costs a handful of array
+    operations. Unused rows are zero and R has ones on their diagonal, so every
+    array keeps its full size m and no slicing is needed."""
 
     def __init__(self, m, W):
-        self.S, self.Y = np.empty((m, W)), np.empty((m, W))
-        self.SY, self.YY = np.empty((m, m)), np.empty((m, m))
-        self.k = 0
         from scipy.linalg.blas import dtrsv      # triangular solve, ~1 µs for small m
 
         self._trsv = dtrsv
+        self.m = m
+        self.Z = np.zeros((2 * m, W))
+        self.S, self.Y = self.Z[:m], self.Z[m:]
+        self.R = np.asfortranarray(np.eye(m))     # R_ij = s_iᵀ y_j for i <= j
+        self.YY = np.zeros((m, m))
+        self.D = np.ones(m)                       # s_iᵀ y_i
+        self.coef = np.empty(2 * m)
+        self.k = 0
+        self.gamma = 1.0
 
-    def add(self, s, y):
-        S, Y, SY, YY, k = self.S, self.Y, self.SY, self.YY, self.k
-        if k == S.shape[0]:                       # full: drop the oldest pair
+    def add(self, s, y, sy, yy):
+        S, Y, R, YY, m = self.S, self.Y, self.R, self.YY, self.m
+        k = self.k
+        if k == m:                                # full: drop the oldest pair
             S[:-1], Y[:-1] = S[1:], Y[1:]
-            SY[:-1, :-1], YY[:-1, :-1] = SY[1:, 1:], YY[1:, 1:]
+            R[:-1, :-1], YY[:-1, :-1] = R[1:, 1:], YY[1:, 1:]
+            self.D[:-1] = self.D[1:]
             k -= 1
         S[k], Y[k] = s, y
-        k += 1
-        SY[k - 1, :k] = Y[:k] @ s                 # s_kᵀ y_j
-        SY[:k, k - 1] = S[:k] @ y                 # s_iᵀ y_k
-        YY[k - 1, :k] = YY[:k, k - 1] = Y[:k] @ y
-        self.k = k
+        R[:k, k] = S[:k] @ y                      # s_iᵀ y_k, i < k
+        R[k, k] = self.D[k] = sy
+        YY[k, :k] = YY[:k, k] = Y[:k] @ y
+        YY[k, k] = yy
+        self.k = k + 1
+        self.gamma = sy / yy                      # H₀ = γ I  (N&W 7.20)
 
     def direction(self, g):
         """−H g by the compact representation (Byrd, Nocedal & Schnabel 1994), which
         equals the two-loop recursion (N&W Algorithm 7.4) with H₀ = γI, γ = sᵀy/yᵀy
-        of the latest pair (N&W 7.20)."""
-        k = self.k
-        if k == 0:
+        of the latest pair (N&W 7.20):
+
+        H g = γ g + [S; γY]ᵀ p,  u = R⁻¹ Sᵀg,  p = [R⁻ᵀ(D u + γ YᵀY u − γ Yᵀg); −u]
+        """
+        if self.k == 0:
             return -g
-        S, Y = self.S[:k], self.Y[:k]
-        SY = self.SY[:k, :k]
-        gamma = SY[-1, -1] / self.YY[k - 1, k - 1]
-        # R = upper triangle of SᵀY (R_ij = s_iᵀ y_j, i <= j); dtrsv reads only that.
-        R = np.asfortranarray(SY)
-        a, b = S @ g, Y @ g
-        u = self._trsv(R, a)                                      # R⁻¹ Sᵀg
-        v = np.diagonal(SY) * u + gamma * (self.YY[:k, :k] @ u - b)
-        p1 = self._trsv(R, v, trans=1)                            # R⁻ᵀ v
-        return -(gamma * g + p1 @ S - gamma * (u @ Y))
+        m, gamma, coef = self.m, self.gamma, self.coef
+        ab = self.Z @ g                                          # [Sᵀg; Yᵀg]
+        u = self._trsv(self.R, ab[:m])                           # R⁻¹ Sᵀg
+        v = self.YY @ u
+        v -= ab[m:]
+        v *= gamma
+        v += self.D * u
+        coef[:m] = self._trsv(self.R, v, trans=1)                # R⁻ᵀ v
+        np.multiply(u, -gamma, out=coef[m:])
+        h = coef @ self.Z
+        h += gamma * g
+        h *= -1.0
+        return h
 
     def clear(self):
-        self.k = 0
+        self.__init__(self.m, self.Z.shape[1])
 
 
 def _lbfgs_body(run, x, f, g, *, memory, c1, c2):
@@ -113,8 +129,9 @@ def _lbfgs_body(run, x, f, g, *, memory, c1, c2):
         s = x_new - x
         y = g_new - g
         sy = float(s @ y)
-        if sy > 1e-12 * math.sqrt(float(s @ s) * float(y @ y)):
-            pairs.add(s, y)
+        yy = float(y @ y)
+        if sy > 1e-12 * math.sqrt(float(s @ s) * yy):
+            pairs.add(s, y, sy, yy)
         x, g = x_new, g_new
         alpha1 = 1.0
         run.accept(x, f, g, math.sqrt(float(s @ s)))

@@ -190,7 +190,7 @@ class Run:
     def start(self):
         """Evaluate the starting point; returns ``(x, f, g)``."""
         f, g = self.evaluate(self.x)
-        gnorm = float(np.max(np.abs(g)))
+        gnorm = float(np.abs(g).max())
         if not (math.isfinite(f) and math.isfinite(gnorm)):
             raise Stop(Status.NONFINITE, "the error or gradient is NaN or infinite at w0")
         self.f, self.g = f, g
@@ -203,7 +203,7 @@ class Run:
 
     def accept(self, x, f, g, step):
         """Report a new iterate; raises :class:`Stop` when the run should end."""
-        gnorm = float(np.max(np.abs(g)))
+        gnorm = float(np.abs(g).max())
         if not (math.isfinite(f) and math.isfinite(gnorm)):
             raise Stop(Status.NONFINITE)
         f_prev = self.f

@@ -55,7 +55,9 @@ def run(page):
                 "Data (blue), network output (red) and the three hidden-unit outputs (dashed).")
     page.table(["function", "final E", "RMS error", "iterations", "evaluations"], rows)
     page.text(
-        "The smooth functions are fitted almost exactly; |x| needs two hidden units to "
-        "make its corner and the step needs one steep unit, which a finite weight can "
-        "only approximate — the remaining error sits at the discontinuity."
+        "The smooth functions are fitted almost exactly. |x| is the hardest: two hidden "
+        "units must combine into its corner, and the fit rounds it off. The step needs a "
+        "single steep unit; since no sample lies at x = 0, a large first-layer weight fits "
+        "all 50 points to within rounding error, and between the two samples next to 0 "
+        "the network draws a steep sigmoid instead of a jump."
     )
