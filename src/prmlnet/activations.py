@@ -29,7 +29,9 @@ class Activation:
     name : str
     h : callable ``h(a) -> z``
     dh : callable ``dh(a, z) -> h'(a)``
-    d2h : callable ``d2h(a, z) -> h''(a)``
+    d2h : callable ``d2h(a, z, dh=None) -> h''(a)``
+        ``dh``, if given, is h'(a) already computed; the sigmoids reuse it
+        (tanh: h'' = -2 h h'), saving passes over the data in the R-operator.
     odd : bool
         ``h(-a) = -h(a)``; then flipping the signs of a hidden unit's input and
         output weights leaves the network function unchanged (§5.1.1).
@@ -49,16 +51,20 @@ def _tanh_dh(a, z):
     return 1.0 - z * z                              # (5.60)
 
 
-def _tanh_d2h(a, z):
-    return -2.0 * z * (1.0 - z * z)
+def _tanh_d2h(a, z, dh=None):
+    if dh is None:
+        dh = 1.0 - z * z
+    return -2.0 * z * dh                            # h'' = -2 h h'
 
 
 def _logistic_dh(a, z):
     return z * (1.0 - z)                            # (4.88)
 
 
-def _logistic_d2h(a, z):
-    return z * (1.0 - z) * (1.0 - 2.0 * z)
+def _logistic_d2h(a, z, dh=None):
+    if dh is None:
+        dh = z * (1.0 - z)
+    return dh * (1.0 - 2.0 * z)                     # h'' = h' (1 - 2h)
 
 
 def _identity(a):
@@ -69,7 +75,7 @@ def _identity_dh(a, z):
     return np.ones_like(a)
 
 
-def _zero_d2h(a, z):
+def _zero_d2h(a, z, dh=None):
     return np.zeros_like(a)
 
 
@@ -89,8 +95,8 @@ def _softplus_dh(a, z):
     return special.expit(a)
 
 
-def _softplus_d2h(a, z):
-    s = special.expit(a)
+def _softplus_d2h(a, z, dh=None):
+    s = special.expit(a) if dh is None else dh      # h' = σ(a)
     return s * (1.0 - s)
 
 

@@ -144,6 +144,8 @@ class Dense(Layer):
         self.n_in = int(n_in)
         self.n_out = int(n_out)
         self.n_weights = self.n_out * self.n_in + self.n_out
+        self._k = self.n_out * self.n_in              # where the bias starts
+        self._shape = (self.n_out, self.n_in)
         self.activation = get_activation(activation)
 
     def __repr__(self):
@@ -158,8 +160,8 @@ class Dense(Layer):
 
     def unpack(self, p):
         """Views ``(W, b)`` into the layer's slice ``p`` of the flat vector."""
-        k = self.n_out * self.n_in
-        return p[:k].reshape(self.n_out, self.n_in), p[k:]
+        k = self._k
+        return p[:k].reshape(self._shape), p[k:]
 
     def fan_in(self):
         """Number of inputs feeding each unit, including the bias."""

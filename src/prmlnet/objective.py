@@ -230,6 +230,15 @@ class Objective:
             total = part if total is None else total + part
         return w, self.beta * total
 
+    def _whole_matrix(self, fn, w):
+        # A (W, W) matrix: prmlnet.hessian splits the patterns into chunks itself,
+        # so one call over all of them avoids adding W×W partial sums.
+        H = fn(self.net, self._w(w), self.X, self.T)
+        if self.beta != 1.0:
+            H *= self.beta
+        H[np.diag_indices_from(H)] += self.alpha_vector
+        return H
+
     def hvp(self, w, v):
         r"""H v with H = β ∇∇E_D + diag(α), by the R-operator (§5.4.6), chunk by chunk."""
         from . import hessian
@@ -244,17 +253,13 @@ class Objective:
         """The exact Hessian β ∇∇E_D + diag(α), shape (W, W) (§5.4.5)."""
         from . import hessian
 
-        w, H = self._sum_chunks(hessian.exact, w)
-        H[np.diag_indices_from(H)] += self.alpha_vector
-        return H
+        return self._whole_matrix(hessian.exact, w)
 
     def outer_product(self, w):
         """The outer-product approximation β Σ_n b_n b_nᵀ + diag(α) (5.84, 5.85)."""
         from . import hessian
 
-        w, H = self._sum_chunks(hessian.outer_product, w)
-        H[np.diag_indices_from(H)] += self.alpha_vector
-        return H
+        return self._whole_matrix(hessian.outer_product, w)
 
     def diagonal(self, w):
         """The diagonal approximation of the Hessian (§5.4.1), plus α."""

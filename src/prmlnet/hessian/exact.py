@@ -93,7 +93,7 @@ def _second_order_pass(net, w, X, T, curvature=None):
         g = delta[l + 1].dot(params[l + 1][0])            # ∂E/∂z_j = Σ_k w_kj δ_k
         act, z = layers[l].activation, xt[l + 1][:, :-1]
         dh[l] = act.dh(pre[l], z)
-        s[l] = act.d2h(pre[l], z) * g
+        s[l] = act.d2h(pre[l], z, dh[l]) * g
         delta[l] = dh[l] * g                              # (5.56)
     return _Pass(xt, delta, dh, s, C)
 

@@ -127,7 +127,7 @@ def _hvp(net, w, X, T, v, out=None):
             break
         dz = layer.input_grad(w[s], delta)               # Σ_k w_kj δ_k
         act, a, z, h1 = layers[l - 1].activation, pre[l - 1], inputs[l], slopes[l - 1]
-        t = act.d2h(a, z)                                # h''(a_j), then × R{a_j} Σ_k w_kj δ_k
+        t = act.d2h(a, z, h1)                            # h''(a_j), then × R{a_j} Σ_k w_kj δ_k
         own = isinstance(t, np.ndarray) and t.shape == r_dz.shape and t.flags.writeable
         t = np.multiply(t, r_pre[l - 1], out=t if own else None)
         t *= dz
