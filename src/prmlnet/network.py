@@ -19,7 +19,7 @@ import numpy as np
 
 from .activations import get_activation
 from .layers import Dense, Layer
-from .outputs import OutputModel, get_output
+from .outputs import get_output
 
 __all__ = ["Network", "ForwardCache"]
 
