@@ -26,7 +26,6 @@ import time
 
 import numpy as np
 import torch
-from scipy.linalg import blas
 from threadpoolctl import threadpool_limits
 
 from prmlnet import Network
@@ -79,11 +78,13 @@ def mlp_case(B, dtype, rng):
     X, T = net.check_inputs(X), net.check_targets(T, B)
     w = net.init_weights(rng)
     g = np.empty_like(w)
-    axpy = blas.daxpy if dtype == np.float64 else blas.saxpy
+    lr = dtype(1e-4)
 
     def ours():
         net.error_and_gradient(w, X, T, out=g, check=False)
-        axpy(g, w, a=-1e-4)                     # w ← w − η g in place, one pass
+        np.multiply(g, lr, out=g)               # w ← w − η g in place, no allocation
+        np.subtract(w, g, out=w)                # (NumPy, not SciPy's BLAS: two OpenBLAS
+                                                #  thread pools would fight over 2 cores)
 
     tdtype = torch.float64 if dtype == np.float64 else torch.float32
     model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.Tanh(), torch.nn.Linear(256, 256),

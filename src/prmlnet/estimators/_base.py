@@ -62,9 +62,9 @@ def batch_methods():
 class BaseMLP(BaseEstimator):
     """Base class of the multilayer-perceptron estimators (see the module docstring).
 
-    Subclasses define ``__init__`` with their full parameter list (scikit-learn
-    reads the signature) and call ``super().__init__`` or set the same
-    attributes.
+    Subclasses with exactly these parameters inherit ``__init__``; those with
+    more define ``__init__`` with their full parameter list (scikit-learn reads
+    the signature) and call ``super().__init__`` or set the same attributes.
     """
 
     def __init_subclass__(cls, **kwargs):

@@ -113,17 +113,6 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     True
     """
 
-    def __init__(self, hidden_layer_sizes=(10,), activation="tanh", alpha=0.01, method="scg",
-                 max_iter=200, tol=1e-5, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, batch_size=32, learning_rate=0.01, standardize=False,
-                 random_state=None, verbose=0):
-        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation,
-                         alpha=alpha, method=method, max_iter=max_iter, tol=tol,
-                         early_stopping=early_stopping, validation_fraction=validation_fraction,
-                         n_iter_no_change=n_iter_no_change, batch_size=batch_size,
-                         learning_rate=learning_rate, standardize=standardize,
-                         random_state=random_state, verbose=verbose)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
@@ -185,17 +174,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     """
 
     _y_numeric = False
-
-    def __init__(self, hidden_layer_sizes=(10,), activation="tanh", alpha=0.01, method="scg",
-                 max_iter=200, tol=1e-5, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, batch_size=32, learning_rate=0.01, standardize=False,
-                 random_state=None, verbose=0):
-        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation,
-                         alpha=alpha, method=method, max_iter=max_iter, tol=tol,
-                         early_stopping=early_stopping, validation_fraction=validation_fraction,
-                         n_iter_no_change=n_iter_no_change, batch_size=batch_size,
-                         learning_rate=learning_rate, standardize=standardize,
-                         random_state=random_state, verbose=verbose)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
