@@ -7,7 +7,7 @@ provides four *primitives*, all linear in the parameters and in the input:
 ``linear(p, x)``                 the pre-activations a = W x + b        (5.48)
 ``linear(p, x, bias=False)``     the same without the bias
 ``weight_grad(x, delta, out)``   ∂E/∂p = Σ_n delta_n x_nᵀ (and Σ_n delta_n)  (5.53)
-``input_grad(p, delta)``         ∂E/∂x = Wᵀ delta                         (5.56)
+``input_grad(p, delta)``         ∂E/∂x = Wᵀ delta, a new array            (5.56)
 
 and ``weight_grad_each`` for per-pattern derivatives. The four *passes* of the
 design (forward, backward, R-forward, R-backward, §5.4.6) are written once in

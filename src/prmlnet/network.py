@@ -320,7 +320,8 @@ class Network:
             if l > 0:
                 below = self.layers[l - 1]
                 a, z = cache.a[l - 1], cache.inputs[l]
-                delta = below.activation.dh(a, z) * dz          # (5.56)
+                dz *= below.activation.dh(a, z)                 # (5.56): dz is our own
+                delta = dz
         return g
 
     def error_and_gradient(self, w, X, T, out=None, check=True):
