@@ -129,8 +129,8 @@ class BaseMLP(BaseEstimator):
                              f"like (10,) or (20, 10); got {self.hidden_layer_sizes!r}")
         return tuple(int(m) for m in h)
 
-    def _check_params(self):
-        """Raise ValueError on a bad hyperparameter, before any work is done."""
+    def _check_architecture(self):
+        """Raise ValueError on bad hidden-layer sizes or activation names."""
         from ..activations import ACTIVATIONS
         self._hidden_sizes()
         acts = [self.activation] if isinstance(self.activation, str) else list(self.activation)
@@ -138,6 +138,10 @@ class BaseMLP(BaseEstimator):
             if a not in ACTIVATIONS:
                 raise ValueError(f"unknown activation {a!r}; choose one of: "
                                  f"{', '.join(sorted(ACTIVATIONS))}")
+
+    def _check_params(self):
+        """Raise ValueError on a bad hyperparameter, before any work is done."""
+        self._check_architecture()
         methods = batch_methods() + ONLINE_METHODS
         if self.method not in methods:
             raise ValueError(f"unknown method {self.method!r}; choose one of: {', '.join(methods)}")

@@ -102,15 +102,9 @@ class _BayesMixin:
     """What the Bayesian regressor and classifier share (on top of BaseMLP)."""
 
     def _check_params(self):
-        from ..activations import ACTIVATIONS
         from ._base import batch_methods
 
-        self._hidden_sizes()
-        acts = [self.activation] if isinstance(self.activation, str) else list(self.activation)
-        for a in acts:
-            if a not in ACTIVATIONS:
-                raise ValueError(f"unknown activation {a!r}; choose one of: "
-                                 f"{', '.join(sorted(ACTIVATIONS))}")
+        self._check_architecture()
         if self.prior not in PRIORS:
             raise ValueError(f"prior must be one of {PRIORS}; got {self.prior!r}")
         if not (isinstance(self.alpha, (int, float, np.number)) and math.isfinite(self.alpha)
