@@ -11,33 +11,12 @@ from conftest import tiny_problem
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.reference
 
-ACT = {
-    "tanh": torch.tanh,
-    "logistic": torch.sigmoid,
-    "identity": lambda a: a,
-    "relu": torch.relu,
-    "softplus": torch.nn.functional.softplus,
-}
+from torch_oracle import ACT, torch_network  # noqa: E402  (needs torch)
 
 
 def torch_error(net, hidden):
     """E(w) written with torch.nn.functional over the same flat weight vector."""
-    shapes = [(layer.n_out, layer.n_in) for layer in net.layers]
-
-    def error(w, X, T):
-        z, i = X, 0
-        for l, (o, n) in enumerate(shapes):
-            Wl, bl = w[i:i + o * n].reshape(o, n), w[i + o * n:i + o * n + o]
-            a = torch.nn.functional.linear(z, Wl, bl)
-            i += o * n + o
-            z = ACT[hidden](a) if l < len(shapes) - 1 else a
-        if net.output.name == "linear":
-            return 0.5 * ((a - T) ** 2).sum()
-        if net.output.name == "logistic":
-            return torch.nn.functional.binary_cross_entropy_with_logits(a, T, reduction="sum")
-        return -(T * torch.log_softmax(a, dim=1)).sum()
-
-    return error
+    return torch_network(net, hidden)[0]
 
 
 @pytest.mark.parametrize("sizes", [(4, 6, 3), (4, 6, 5, 3)])
