@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._rng import as_rng
+
 __all__ = ["as_rng"]
-
-
-def as_rng(rng=None) -> np.random.Generator:
-    """A numpy Generator from a Generator, an int seed or None."""
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
 # -- §5.1–5.3: regression and classification data for training -------------------

@@ -51,6 +51,7 @@ import numpy as np
 
 from .mixture import Mixture
 from .outputs import OutputModel, register_output
+from ._rng import as_rng
 
 __all__ = ["MixtureDensity", "Mixture", "predict_mixture", "init_weights"]
 
@@ -419,7 +420,7 @@ def init_weights(net, T, rng=None, scale=0.1):
     if not isinstance(md, MixtureDensity):
         raise ValueError(f"init_weights needs a network with a MixtureDensity output; "
                          f"this one has {md!r}")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = as_rng(rng)
     T = np.asarray(T, dtype=float)
     if T.ndim != 2 or T.shape[1] != md.K or T.shape[0] < 1:
         raise ValueError(f"T must have shape (N, {md.K}) with N >= 1; got {T.shape}")

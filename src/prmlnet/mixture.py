@@ -14,6 +14,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special
 
+from ._rng import as_rng
+
 __all__ = ["Mixture"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -133,7 +135,7 @@ class Mixture(NamedTuple):
         ``rng`` is a numpy Generator (or an int seed); it is the only source of
         randomness.
         """
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        rng = as_rng(rng)
         n_samples = int(n_samples)
         if n_samples < 1:
             raise ValueError(f"n_samples must be >= 1; got {n_samples}")

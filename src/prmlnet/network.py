@@ -20,6 +20,7 @@ import numpy as np
 from .activations import get_activation
 from .layers import Dense, Layer
 from .outputs import get_output
+from ._rng import as_rng
 
 __all__ = ["Network", "ForwardCache"]
 
@@ -34,10 +35,6 @@ class ForwardCache(NamedTuple):
     inputs: list
     a: list
     y: np.ndarray
-
-
-def _as_rng(rng):
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
 class Network:
@@ -194,7 +191,7 @@ class Network:
         ----------
         rng : numpy Generator, int seed or None
         """
-        rng = _as_rng(rng)
+        rng = as_rng(rng)
         w = np.empty(self.n_weights, dtype=np.float64)
         for layer, s in zip(self.layers, self._slices):
             w[s] = rng.standard_normal(layer.n_weights) / np.sqrt(layer.fan_in())
@@ -211,7 +208,7 @@ class Network:
             )
         if w.dtype != self.dtype:
             w = w.astype(self.dtype)
-        if not np.all(np.isfinite(w)):
+        if not np.isfinite(w).all():
             raise ValueError("weight vector holds NaN or infinite values")
         return w
 

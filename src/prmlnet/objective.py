@@ -129,14 +129,7 @@ class Objective:
     # -- checks -----------------------------------------------------------------------
     def _w(self, w):
         """Check ``w``: a vector of length W (converted to the network's dtype), finite."""
-        if type(w) is not np.ndarray or w.dtype != self.net.dtype:
-            w = np.asarray(w, dtype=self.net.dtype)
-        if w.shape != (self.net.n_weights,):
-            raise ValueError(f"weight vector has shape {w.shape}; this objective needs "
-                             f"({self.net.n_weights},) (see net.n_weights)")
-        if not np.isfinite(w).all():
-            raise ValueError("weight vector holds NaN or infinite values")
-        return w
+        return self.net.check_weights(w)
 
     # -- data term ----------------------------------------------------------------------
     def _data(self, w, X, T, chunks):

@@ -147,7 +147,7 @@ class Softmax(OutputModel):
     .. math::
         y_k = \frac{e^{a_k}}{\sum_j e^{a_j}}, \qquad
         E = -\sum_n \sum_k t_{nk} \ln y_{nk}
-          = \sum_n \Big\{\ln \sum_j e^{a_{nj}} - \sum_k t_{nk} a_{nk}\Big\}  \quad (5.24, 5.25)
+          = \sum_n \Big\{\ln \sum_j e^{a_{nj}} - \sum_k t_{nk} a_{nk}\Big\}  \quad (5.24)
 
     evaluated as :math:`-\sum t_{nk} \ln y_{nk}` with ``ln y`` from
     ``scipy.special.log_softmax`` (that is, :math:`a_{nk}` minus the log-sum-exp),

@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._rng import as_rng
+
 __all__ = [
     "relative_error",
     "central_differences",
@@ -97,7 +99,7 @@ def check_directional(f, grad, w, rng=None, n_directions=10, h=1e-5, tol=1e-7) -
     ``numeric`` hold one directional derivative per direction (per output of a
     vector ``f``). Costs one gradient and 2 × ``n_directions`` evaluations.
     """
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = as_rng(rng)
     w = np.array(w, dtype=float)
     g = np.asarray(grad(w), dtype=float)
     V = rng.standard_normal((n_directions, w.size))

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..network import Network
 from .evidence import EvidenceResult, evidence_loop
+from .._rng import as_rng
 
 __all__ = ["compare_hidden_units", "ModelComparison"]
 
@@ -84,7 +85,7 @@ def compare_hidden_units(X, T, hidden_units, *, n_restarts=3, hidden="tanh", out
         raise ValueError(f"hidden_units must list sizes >= 1; got {hidden_units!r}")
     if int(n_restarts) < 1:
         raise ValueError(f"n_restarts must be >= 1; got {n_restarts}")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = as_rng(rng)
     X = np.asarray(X, dtype=float)
     T = np.asarray(T, dtype=float)
     if T.ndim == 1:

@@ -48,6 +48,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import linalg, special
 
+from .._rng import as_rng
+
 __all__ = ["LaplacePosterior", "laplace", "data_hessian", "kappa", "HESSIANS", "NEGATIVE"]
 
 HESSIANS = ("exact", "outer_product")
@@ -198,7 +200,7 @@ class LaplacePosterior:
     def sample(self, n, rng=None):
         r"""``n`` weight vectors drawn from the posterior, shape (n, W):
         :math:`\mathbf{w}_\text{MAP} + \mathbf{L}^{-\mathrm{T}}\mathbf{z}`, z standard normal."""
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        rng = as_rng(rng)
         Z = rng.standard_normal((self.n_weights, int(n)))
         return self.w + linalg.solve_triangular(self.chol.T, Z, lower=False,
                                                 check_finite=False).T

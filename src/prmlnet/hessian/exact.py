@@ -41,6 +41,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..layers import Dense
+from ..testing import central_differences
 from ._memory import check_matrix_memory
 from .rop import _hvp_many
 
@@ -381,14 +382,6 @@ def finite_difference(net, w, X, T, h=1e-5, *, max_bytes=None):
     w, X, T = net.check_data(w, X, T)
     if not h > 0:
         raise ValueError(f"step h must be positive; got {h}")
-    W = net.n_weights
-    check_matrix_memory(W, 8, 1.0, "the finite-difference Hessian", max_bytes)
-    H = np.empty((W, W))
-    for i in range(W):
-        eps = h * max(1.0, abs(float(w[i])))
-        wp, wm = w.copy(), w.copy()
-        wp[i] += eps
-        wm[i] -= eps
-        H[:, i] = (net._error_and_gradient(wp, X, T)[1]
-                   - net._error_and_gradient(wm, X, T)[1]) / (2 * eps)       # (5.90)
-    return H
+    check_matrix_memory(net.n_weights, 8, 1.0, "the finite-difference Hessian", max_bytes)
+    # column i: central differences of ∇E along w_i (§5.4.4), by prmlnet.testing
+    return central_differences(lambda v: net._error_and_gradient(v, X, T)[1], w, h)

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.sparse import linalg as sla
 
 from .rop import _hvp, _hvp_many, check_direction
+from .._rng import as_rng
 
 __all__ = ["linear_operator", "extreme_eigenvalues", "Eigenvalues"]
 
@@ -109,7 +110,7 @@ def extreme_eigenvalues(net, w, X=None, T=None, *, k=1, alpha=0.0, tol=1e-10, rn
     if W <= 2 * k + 1:
         lam = np.linalg.eigvalsh(op.matmat(np.eye(W)) if op.shape[0] else np.zeros((0, 0)))
         return Eigenvalues(lam[:k], lam[-k:])
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = as_rng(rng)
     v0 = rng.standard_normal(W)
     lam = sla.eigsh(op, k=2 * k, which="BE", v0=v0, tol=tol, return_eigenvectors=False)
     lam = np.sort(lam)

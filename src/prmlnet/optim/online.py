@@ -29,6 +29,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from .result import History, IterInfo, OptimizeResult, Status, check_start
+from .._rng import as_rng
 
 __all__ = [
     "OnlineMethod", "SGDState", "MomentumState", "AdamState",
@@ -216,7 +217,7 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
     if rng is None:
         raise ValueError("train_online needs an explicit rng (numpy Generator or int seed) "
                          "for shuffling")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = as_rng(rng)
     w = check_start(w0)
     X, T = np.asarray(X), np.asarray(T)
     N = X.shape[0]
