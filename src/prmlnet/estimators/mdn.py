@@ -129,23 +129,12 @@ class MDNRegressor(RegressorMixin, BaseMLP):
     def _output_model(self, T):
         md = MixtureDensity(int(self.n_components), T.shape[1],
                             min_width=float(self.min_width) * self.t_scale_)
-        self._fresh_weights = True       # replace the random init by init_weights(net, T)
         return md, md.n_outputs
 
-    def _mdn_start(self, w0, T):
-        if getattr(self, "_fresh_weights", False):
-            self._fresh_weights = False
-            return init_weights(self.net_, T, self._rng_)
-        return w0
-
-    def _train_batch(self, w0, X, T, callback):
-        return super()._train_batch(self._mdn_start(w0, T), X, T, callback)
-
-    def _train_online(self, w0, X, T, callback):
-        return super()._train_online(self._mdn_start(w0, T), X, T, callback)
-
-    def _train_epoch(self, w0, X, T, callback):
-        return super()._train_epoch(self._mdn_start(w0, T), X, T, callback)
+    def _initial_weights(self, T):
+        """Start the mixture where the targets are (:func:`prmlnet.mdn.init_weights`)."""
+        super()._initial_weights(T)      # the generic draw first: seeded fits stay as they were
+        return init_weights(self.net_, T, self._rng_)
 
     def _extra_state(self):
         return {}, {"y_ndim": int(getattr(self, "_y_ndim", 1)), "t_scale": float(self.t_scale_)}
