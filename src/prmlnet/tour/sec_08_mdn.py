@@ -25,7 +25,7 @@ def _best_fit(net, X, T, rng, restarts, max_iter, w0_fn):
 
 
 def _least_squares(X, T, M, rng, restarts, max_iter):
-    """A least-squares network (linear outputs) and its ML noise precision β (5.62)."""
+    """A least-squares network (linear outputs) and its ML noise precision β (§5.2)."""
     net = Network((X.shape[1], M, T.shape[1]))
     w = _best_fit(net, X, T, rng, restarts, max_iter, net.init_weights)
     r = net.predict(w, X) - T
