@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_core.py [--quick]
 
-Cases (issue 2):
+Cases:
 
 * a 784-256-256-10 tanh/softmax network, one training step (error and gradient of a
   mini-batch, then w ← w − η∇E) on batches of 32 and 128, float64 and float32, with 1

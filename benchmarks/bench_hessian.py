@@ -5,7 +5,7 @@ Usage::
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 taskset -c 0 \\
         python benchmarks/bench_hessian.py [--quick]
 
-Cases (issue 4), float64, one BLAS/torch thread, peers interleaved in one run:
+Cases, float64, one BLAS/torch thread, peers interleaved in one run:
 
 * H·v against one gradient: a 50-100-10 softmax network on 2,000 patterns and the
   10-8-1, 10-80-2 and 20-200-5 tanh networks with linear outputs on 500 patterns.

@@ -2,7 +2,7 @@
 
 Run:  taskset -c 0 /work/venv/bin/python benchmarks/bench_mdn.py [--quick]
 
-1. Quality (issue 6): the toy inverse problem of Figure 5.19, N = 1,000 training
+1. Quality: the toy inverse problem of Figure 5.19, N = 1,000 training
    points, an MDN with 5 tanh hidden units and 3 components against a
    least-squares network with the same hidden layer and a Gaussian noise model
    (β by maximum likelihood, (5.62)), the unimodal baseline. Mean −ln p(t|x)

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 
 def test_regression_section(tmp_path):
-    index, (page,) = build(tmp_path, quick=True, only="sec_09_bayes")
+    index, (page,) = build(tmp_path, quick=True, only="sec_14_bayes")
     assert len(page.figures) == 3 and all(p.stat().st_size > 5000 for p in page.figures)
     n = page.numbers
     assert n["std_ratio_far_to_data"] > 2          # error bars widen away from the data
@@ -18,7 +18,7 @@ def test_regression_section(tmp_path):
 
 
 def test_classification_section(tmp_path):
-    index, (page,) = build(tmp_path, quick=True, only="sec_10_bayes")
+    index, (page,) = build(tmp_path, quick=True, only="sec_15_bayes")
     assert len(page.figures) == 2
     n = page.numbers
     assert n["fraction_moderated_towards_half"] > 0.9

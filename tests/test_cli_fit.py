@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from prmlnet import io
+from prmlnet import modelfile
 from prmlnet.estimators import load
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -140,7 +140,7 @@ def test_same_seed_same_data_bit_identical_model(data, tmp_path):
                            "-q", "-o", tmp_path / name] for name in ("a.npz", "b.npz")])
     for r in runs:
         assert r.returncode == 0 and r.stderr == "", r.stderr
-    assert np.array_equal(io.load(tmp_path / "a.npz").w, io.load(tmp_path / "b.npz").w)
+    assert np.array_equal(modelfile.load(tmp_path / "a.npz").w, modelfile.load(tmp_path / "b.npz").w)
 
 
 def test_npz_training_data(data, tmp_path):

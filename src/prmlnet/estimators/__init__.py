@@ -3,7 +3,7 @@
 :class:`MLPRegressor` and :class:`MLPClassifier` (in :mod:`.mlp`) stand on
 :class:`~prmlnet.estimators._base.BaseMLP`, which later estimators (the mixture
 density network, the Bayesian networks) reuse. Every estimator saves to and
-loads from the model-file format of :mod:`prmlnet.io`::
+loads from the model-file format of :mod:`prmlnet.modelfile`::
 
     clf.save("model.npz")
     clf = prmlnet.estimators.load("model.npz")

@@ -3,7 +3,7 @@ r"""The shared machinery of prmlnet's scikit-learn estimators.
 :class:`BaseMLP` builds a :class:`~prmlnet.Network` from hyperparameters,
 validates ``X`` and ``y`` with scikit-learn's utilities, trains the flat weight
 vector with :mod:`prmlnet.optim` on a :class:`~prmlnet.objective.Objective`,
-and saves and loads through :mod:`prmlnet.io`. A concrete estimator supplies
+and saves and loads through :mod:`prmlnet.modelfile`. A concrete estimator supplies
 only what differs:
 
 ``_encode_targets(y, first, classes)``  y -> the target matrix T (N, K) for
@@ -43,7 +43,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .. import io
+from .. import modelfile
 from ..network import Network
 from ._files import KINDS, _json_params, from_model_file, load
 
@@ -417,18 +417,18 @@ class BaseMLP(BaseEstimator):
         state = super().__getstate__()
         if "net_" in state:
             state = dict(state)
-            state["net_"] = io.network_config(state["net_"])
+            state["net_"] = modelfile.network_config(state["net_"])
         return state
 
     def __setstate__(self, state):
         if isinstance(state.get("net_"), dict):
             state = dict(state)
-            state["net_"] = io.network_from_config(state["net_"])
+            state["net_"] = modelfile.network_from_config(state["net_"])
         super().__setstate__(state)
 
     # -- model files ----------------------------------------------------------------
-    def to_model_file(self) -> io.ModelFile:
-        """The fitted estimator as an :class:`prmlnet.io.ModelFile`."""
+    def to_model_file(self) -> modelfile.ModelFile:
+        """The fitted estimator as an :class:`prmlnet.modelfile.ModelFile`."""
         check_is_fitted(self, "w_")
         arrays, meta = self._extra_state()
         training = dict(getattr(self, "training_", {}))
@@ -437,7 +437,7 @@ class BaseMLP(BaseEstimator):
         training["n_iter"] = int(self.n_iter_)
         arrays = dict(arrays)
         arrays["loss_curve"] = np.asarray(self.loss_curve_, dtype=np.float64)
-        return io.ModelFile(
+        return modelfile.ModelFile(
             kind=type(self).__name__, network=self.net_, w=self.w_,
             x_mean=self.x_mean_, x_scale=self.x_scale_,
             classes=getattr(self, "classes_", None),
@@ -445,8 +445,8 @@ class BaseMLP(BaseEstimator):
             training=training, arrays=arrays, meta=meta)
 
     def save(self, path):
-        """Write the fitted estimator to a model file (see :mod:`prmlnet.io`)."""
-        return io.save(path, self.to_model_file())
+        """Write the fitted estimator to a model file (see :mod:`prmlnet.modelfile`)."""
+        return modelfile.save(path, self.to_model_file())
 
     @classmethod
     def load(cls, path):

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .. import io
+from .. import modelfile
 
 __all__ = ["KINDS", "from_model_file", "load"]
 
@@ -38,8 +38,8 @@ def _json_params(params):
     return out
 
 
-def from_model_file(mf: io.ModelFile):
-    """The fitted estimator that a :class:`prmlnet.io.ModelFile` describes."""
+def from_model_file(mf: modelfile.ModelFile):
+    """The fitted estimator that a :class:`prmlnet.modelfile.ModelFile` describes."""
     if mf.kind not in KINDS:
         raise ValueError(f"the model file holds a {mf.kind!r}, which is not an estimator "
                          f"prmlnet knows ({', '.join(sorted(KINDS))})")
@@ -73,4 +73,4 @@ def from_model_file(mf: io.ModelFile):
 
 def load(path):
     """Read any prmlnet estimator from a model file written by its ``save``."""
-    return from_model_file(io.load(path))
+    return from_model_file(modelfile.load(path))

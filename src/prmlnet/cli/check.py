@@ -1,8 +1,4 @@
-"""The ``prmlnet`` command line: ``check``, ``tour``, ``fit``, ``predict``, ``info``.
-
-Errors in arguments or data end with a one-line message and a non-zero exit
-status, never a traceback.
-"""
+"""``prmlnet check``: backpropagation against central differences on a random network."""
 
 from __future__ import annotations
 
@@ -11,9 +7,9 @@ import sys
 import click
 import numpy as np
 
-from . import Network
-from .activations import ACTIVATIONS
-from .outputs import OUTPUTS
+from .. import Network
+from ..activations import ACTIVATIONS
+from ..outputs import OUTPUTS
 
 
 def _sizes(ctx, param, value):
@@ -26,13 +22,7 @@ def _sizes(ctx, param, value):
     return sizes
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="prmlnet")
-def cli():
-    """prmlnet: PRML Chapter 5 — networks, backpropagation, Hessians, Bayesian networks."""
-
-
-@cli.command()
+@click.command()
 @click.option("--sizes", default="3,5,4,2", callback=_sizes, show_default=True,
               help="Layer sizes D,M1,...,K.")
 @click.option("--hidden", type=click.Choice(sorted(ACTIVATIONS)), default="tanh", show_default=True)
@@ -47,7 +37,7 @@ def check(sizes, hidden, output, patterns, seed, tol):
     Prints, for each weight group, the norms of the analytic and numeric
     gradients and their relative error, then a verdict; exits 1 on failure.
     """
-    from .testing import central_differences, relative_error
+    from ..testing import central_differences, relative_error
 
     rng = np.random.default_rng(seed)
     net = Network(sizes, hidden=hidden, output=output)
@@ -76,49 +66,3 @@ def check(sizes, hidden, output, patterns, seed, tol):
                f"{np.linalg.norm(numeric):12.6g} {total:11.2e}")
     click.echo(f"{verdict}: largest relative error {max(total, worst):.2e} (tolerance {tol:g})")
     sys.exit(0 if verdict == "PASS" else 1)
-
-
-@cli.command()
-@click.option("--out", default="prmlnet-tour", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for index.html and its figures.")
-@click.option("--quick", is_flag=True, help="Small versions of every section (seconds).")
-@click.option("--only", default=None, help="Run only sections whose module name contains this.")
-def tour(out, quick, only):
-    """Regenerate the chapter's figures as an HTML report."""
-    from .tour import build
-
-    def progress(title):
-        click.echo(f"  {title}", err=True)
-
-    index, pages = build(out, quick=quick, only=only, progress=progress)
-    if not pages:
-        raise click.UsageError(f"no tour section matches --only {only!r}")
-    click.echo(f"wrote {index} ({len(pages)} sections)")
-
-
-from .cli_models import fit, info, predict  # noqa: E402  (the practitioners' commands)
-
-for _command in (fit, predict, info):
-    cli.add_command(_command)
-
-
-def main(argv=None):
-    """Entry point: run the command line, turning errors into one-line messages."""
-    try:
-        cli.main(args=argv, prog_name="prmlnet", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("prmlnet: interrupted", err=True)
-        sys.exit(130)
-    except click.ClickException as e:
-        click.echo(f"prmlnet: error: {e.format_message()}", err=True)
-        sys.exit(e.exit_code)
-    except (ValueError, OSError) as e:
-        click.echo(f"prmlnet: error: {e}", err=True)
-        sys.exit(2)
-    except SystemExit:
-        raise
-    return 0
-
-
-if __name__ == "__main__":
-    main()

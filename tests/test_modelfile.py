@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import prmlnet
-from prmlnet import io
-from prmlnet.io import ModelFile, ModelFileError
+from prmlnet import modelfile
+from prmlnet.modelfile import ModelFile, ModelFileError
 
 
 def _model(rng, output="softmax", **kw):
@@ -27,8 +27,8 @@ def test_round_trip_reproduces_everything_bit_for_bit(tmp_path, rng):
                         "names": np.array(["a", "bc"])},
                 meta={"alpha_history": [1.0, 2.0], "note": "x"})
     path = tmp_path / "m.npz"
-    io.save(path, mf)
-    back = io.load(path)
+    modelfile.save(path, mf)
+    back = modelfile.load(path)
     assert back.network == mf.network
     assert back.w.dtype == np.float64 and np.array_equal(back.w, mf.w)
     assert np.array_equal(back.x_mean, mf.x_mean) and np.array_equal(back.x_scale, mf.x_scale)
@@ -38,7 +38,7 @@ def test_round_trip_reproduces_everything_bit_for_bit(tmp_path, rng):
     assert back.params == {"alpha": 0.1, "hidden_layer_sizes": [5, 4]}
     assert back.training == {"n_samples": 20, "error": 1.5}
     assert back.meta == mf.meta
-    assert back.kind == "Network" and back.format_version == io.FORMAT_VERSION
+    assert back.kind == "Network" and back.format_version == modelfile.FORMAT_VERSION
     X = rng.standard_normal((6, 3))
     assert np.array_equal(back.network.predict(back.w, X), mf.network.predict(mf.w, X))
     assert os.listdir(tmp_path) == ["m.npz"]          # no temporary file left behind
@@ -47,8 +47,8 @@ def test_round_trip_reproduces_everything_bit_for_bit(tmp_path, rng):
 @pytest.mark.parametrize("output", ["linear", "logistic", "softmax"])
 def test_network_config_round_trip(output):
     net = prmlnet.Network((2, 3, 3, 4), hidden=["logistic", "softplus"], output=output)
-    assert io.network_from_config(io.network_config(net)) == net
-    json.dumps(io.network_config(net))
+    assert modelfile.network_from_config(modelfile.network_config(net)) == net
+    json.dumps(modelfile.network_config(net))
 
 
 def test_a_crafted_pickle_is_refused_and_never_executed(tmp_path):
@@ -61,7 +61,7 @@ def test_a_crafted_pickle_is_refused_and_never_executed(tmp_path):
     path = tmp_path / "evil.npz"
     path.write_bytes(pickle.dumps(Exploit()))
     with pytest.raises(ModelFileError, match="pickle"):
-        io.load(path)
+        modelfile.load(path)
     assert not marker.exists()
 
 
@@ -75,14 +75,14 @@ def test_an_archive_holding_pickled_objects_is_refused(tmp_path, rng):
     path = tmp_path / "evil.npz"
     np.savez(path, header=np.array([Exploit()], dtype=object), w=np.zeros(3))
     with pytest.raises(ModelFileError, match="pickle"):
-        io.load(path)
+        modelfile.load(path)
     assert not marker.exists()
 
 
 def test_saving_python_objects_is_refused(tmp_path, rng):
     mf = _model(rng, arrays={"bad": np.array([{"a": 1}], dtype=object)})
     with pytest.raises(ValueError, match="Python objects"):
-        io.save(tmp_path / "m.npz", mf)
+        modelfile.save(tmp_path / "m.npz", mf)
     assert not list(tmp_path.iterdir())
 
 
@@ -97,40 +97,40 @@ def _rewrite_header(path, edit):
 
 def test_a_newer_format_version_is_refused(tmp_path, rng):
     path = tmp_path / "m.npz"
-    io.save(path, _model(rng))
-    _rewrite_header(path, lambda h: h.update(format_version=io.FORMAT_VERSION + 1))
+    modelfile.save(path, _model(rng))
+    _rewrite_header(path, lambda h: h.update(format_version=modelfile.FORMAT_VERSION + 1))
     with pytest.raises(ModelFileError, match="newer than this prmlnet"):
-        io.load(path)
+        modelfile.load(path)
 
 
 def test_not_a_model_file(tmp_path):
     p = tmp_path / "x.npz"
     np.savez(p, a=np.zeros(3))
     with pytest.raises(ModelFileError, match="not a prmlnet model file"):
-        io.load(p)
+        modelfile.load(p)
     (tmp_path / "t.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ModelFileError, match="not a prmlnet model file"):
-        io.load(tmp_path / "t.csv")
+        modelfile.load(tmp_path / "t.csv")
     (tmp_path / "e.npz").write_bytes(b"")
     with pytest.raises(ModelFileError, match="empty"):
-        io.load(tmp_path / "e.npz")
+        modelfile.load(tmp_path / "e.npz")
     with pytest.raises(FileNotFoundError):
-        io.load(tmp_path / "missing.npz")
+        modelfile.load(tmp_path / "missing.npz")
 
 
 def test_truncated_files_are_reported(tmp_path, rng):
     path = tmp_path / "m.npz"
-    io.save(path, _model(rng))
+    modelfile.save(path, _model(rng))
     raw = path.read_bytes()
     for cut in (10, len(raw) // 3, len(raw) // 2, len(raw) - 30, len(raw) - 1):
         path.write_bytes(raw[:cut])
         with pytest.raises(ModelFileError, match="truncated or corrupted"):
-            io.load(path)
+            modelfile.load(path)
 
 
 def test_corrupted_weights_are_reported(tmp_path, rng):
     path = tmp_path / "m.npz"
-    io.save(path, _model(rng))
+    modelfile.save(path, _model(rng))
     raw = bytearray(path.read_bytes())
     with zipfile.ZipFile(path) as z:
         info = z.getinfo("w.npy")
@@ -139,63 +139,63 @@ def test_corrupted_weights_are_reported(tmp_path, rng):
     raw[at] ^= 0x10
     path.write_bytes(bytes(raw))
     with pytest.raises(ModelFileError, match="corrupted"):
-        io.load(path)
+        modelfile.load(path)
 
 
 def test_a_swapped_weight_vector_fails_its_checksum(tmp_path, rng):
     # a well-formed archive whose 'w' was replaced: the zip CRC is fine, the digest is not
     path = tmp_path / "m.npz"
-    io.save(path, _model(rng))
+    modelfile.save(path, _model(rng))
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     arrays["w"] = arrays["w"] + 1.0
     np.savez(path, **arrays)
     with pytest.raises(ModelFileError, match="checksum"):
-        io.load(path)
+        modelfile.load(path)
 
 
 def test_a_failure_mid_write_leaves_the_old_file_intact(tmp_path, rng, monkeypatch):
     path = tmp_path / "m.npz"
     old = _model(rng)
-    io.save(path, old)
+    modelfile.save(path, old)
     before = path.read_bytes()
 
     def broken_savez(f, **arrays):
         f.write(b"PK\x03\x04 half a model")
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(io.np, "savez", broken_savez)
+    monkeypatch.setattr(modelfile.np, "savez", broken_savez)
     with pytest.raises(OSError, match="simulated"):
-        io.save(path, _model(rng))
+        modelfile.save(path, _model(rng))
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["m.npz"]
     monkeypatch.undo()
-    assert np.array_equal(io.load(path).w, old.w)
+    assert np.array_equal(modelfile.load(path).w, old.w)
 
 
 def test_an_interrupt_mid_write_leaves_the_old_file_intact(tmp_path, rng, monkeypatch):
     path = tmp_path / "m.npz"
-    io.save(path, _model(rng))
+    modelfile.save(path, _model(rng))
     before = path.read_bytes()
 
     def interrupted_fsync(fd):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(io.os, "fsync", interrupted_fsync)
+    monkeypatch.setattr(modelfile.os, "fsync", interrupted_fsync)
     with pytest.raises(KeyboardInterrupt):
-        io.save(path, _model(rng))
+        modelfile.save(path, _model(rng))
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["m.npz"]
 
 
 def test_atomic_write_to_a_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        io.atomic_write(tmp_path / "nope" / "m.npz", lambda f: f.write(b"x"))
+        modelfile.atomic_write(tmp_path / "nope" / "m.npz", lambda f: f.write(b"x"))
 
 
 def test_bad_extra_array_name(tmp_path, rng):
     with pytest.raises(ValueError, match="letters, digits"):
-        io.save(tmp_path / "m.npz", _model(rng, arrays={"a/b": np.zeros(2)}))
+        modelfile.save(tmp_path / "m.npz", _model(rng, arrays={"a/b": np.zeros(2)}))
 
 
 # -- property: any dense network round-trips ---------------------------------------------------
@@ -216,13 +216,13 @@ def test_any_dense_network_round_trips_bit_for_bit(tmp_path_factory, sizes, acts
     w = net.init_weights(rng) * rng.choice([1e-300, 1.0, 1e300], size=net.n_weights)
     w[0] = np.nextafter(1.0, 2.0)
     path = tmp_path_factory.mktemp("h") / "m.npz"
-    io.save(path, ModelFile("Network", net, w))
-    back = io.load(path)
+    modelfile.save(path, ModelFile("Network", net, w))
+    back = modelfile.load(path)
     assert back.network == net and back.w.tobytes() == w.tobytes()
 
 
 # -- data files (the command line's reader) ----------------------------------------------------
-from prmlnet.datafiles import read_table  # noqa: E402
+from prmlnet.cli.datafiles import read_table  # noqa: E402
 
 
 @settings(max_examples=25, deadline=None)

@@ -1,0 +1,5 @@
+"""``python -m prmlnet.cli``: the command line."""
+
+from . import main
+
+main()

@@ -1,0 +1,205 @@
+"""``prmlnet fit``: train an estimator on a CSV (or .npz) table and write a model file."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import numpy as np
+
+from ..activations import ACTIVATIONS
+from ._common import DeferSigint, TASKS, choose_task, hidden_sizes, methods, progress_callback
+
+
+@click.command()
+@click.argument("train", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", "targets", required=True, multiple=True,
+              help="Target column (repeat for several regression targets).")
+@click.option("--ignore", "ignored", multiple=True,
+              help="A column that is not an input (an identifier, say); repeatable.")
+@click.option("--task", type=click.Choice(TASKS), default="auto", show_default=True,
+              help="auto: classification for a non-numeric target or one with at most 20 "
+                   "integer values, otherwise regression. density: a mixture density "
+                   "network (PRML 5.6) for multi-valued targets; predict gives the "
+                   "conditional mode.")
+@click.option("--components", type=click.IntRange(1), default=3, show_default=True,
+              help="With --task density: mixture components L.")
+@click.option("--hidden", default="10", show_default=True, callback=hidden_sizes,
+              help="Hidden units per hidden layer, e.g. 10 or 20,10 (0: no hidden layer).")
+@click.option("--activation", type=click.Choice(sorted(ACTIVATIONS)), default="tanh",
+              show_default=True, help="Hidden-unit activation.")
+@click.option("--alpha", type=click.FloatRange(min=0), default=0.01, show_default=True,
+              help="Weight decay α on (α/2)wᵀw, not divided by the number of samples.")
+@click.option("--method", type=click.Choice(methods()), default="scg", show_default=True)
+@click.option("--max-iter", type=click.IntRange(1), default=200, show_default=True,
+              help="Iterations (epochs for online methods).")
+@click.option("--tol", type=click.FloatRange(min=0), default=1e-5, show_default=True,
+              help="Stop when the largest gradient component falls below this.")
+@click.option("--early-stopping", is_flag=True,
+              help="Hold out 10% of the rows; keep the weights with the lowest validation error.")
+@click.option("--no-standardize", is_flag=True, help="Feed the inputs unscaled.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Random seed: the same seed and data give the same weights.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Model file to write [default: TRAIN's name with .model.npz].")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+@click.option("--bayes", is_flag=True,
+              help="Bayesian network (PRML 5.7): alpha (and beta) by the evidence framework, "
+                   "--alpha is the starting value; predict then gives error bars (regression) "
+                   "or moderated probabilities (classification).")
+@click.option("--prior", type=click.Choice(["single", "layers", "ard"]), default="single",
+              show_default=True, help="With --bayes: one alpha, one per layer, or one per "
+                                      "input (automatic relevance determination).")
+@click.option("--n-outer", type=click.IntRange(1), default=20, show_default=True,
+              help="With --bayes: most re-estimations of alpha and beta.")
+def fit(train, targets, ignored, task, components, hidden, activation, alpha, method, max_iter,
+        tol, early_stopping, no_standardize, seed, out, quiet, bayes, prior, n_outer):
+    """Train a network on a CSV file with a header (or a .npz of columns).
+
+    Every column except the targets (and --ignore'd ones) is an input. Inputs are standardised (the
+    statistics are stored in the model). Ctrl-C stops training, keeps the best
+    weights so far and still writes the model file (exit status 130).
+    """
+    import time
+    import warnings
+    from pathlib import Path
+
+    from .datafiles import read_table
+
+    table = read_table(train)
+    targets = list(dict.fromkeys(targets))
+    table.require(targets, "target column")
+    table.require(list(ignored), "column to --ignore")
+    features = [c for c in table.columns if c not in targets and c not in ignored]
+    if not features:
+        raise click.UsageError(f"{train} has no input columns besides the target")
+    X = table.numeric(features, role="input")
+    task, why = choose_task(task, table, targets)
+    if task == "classification":
+        if len(targets) > 1:
+            raise click.UsageError("classification takes one --target column")
+        y = table.labels(targets[0])
+        labels = np.unique(y)
+        if labels.size < 2:
+            raise click.UsageError(f"target {targets[0]!r} of {train} holds a single class "
+                                   f"({labels[0]!r}); a classifier needs at least two")
+    else:
+        y = table.numeric(targets, role="target")
+        y = y[:, 0] if y.shape[1] == 1 else y
+    out = out or (Path(train).stem + ".model.npz")
+    out_dir = Path(out).parent
+    if not out_dir.is_dir():
+        raise click.UsageError(f"cannot write {out}: folder {out_dir} does not exist")
+
+    from ..estimators import MDNRegressor, MLPClassifier, MLPRegressor
+    from ..optim import Status
+
+    if bayes and task == "density":
+        raise click.UsageError("--bayes does not go with --task density")
+    if task == "density":
+        cls = MDNRegressor
+        est = cls(n_components=components, hidden_layer_sizes=hidden, activation=activation,
+                  alpha=alpha, method=method, max_iter=max_iter, tol=tol,
+                  early_stopping=early_stopping, standardize=not no_standardize,
+                  random_state=seed)
+        bar_length = max_iter
+    elif bayes:
+        est, cls, method, bar_length = _bayes_estimator(task, hidden, activation, alpha, method,
+                                                        max_iter, tol, early_stopping,
+                                                        no_standardize, seed, prior, n_outer)
+    else:
+        cls = MLPClassifier if task == "classification" else MLPRegressor
+        est = cls(hidden_layer_sizes=hidden, activation=activation, alpha=alpha, method=method,
+                  max_iter=max_iter, tol=tol, early_stopping=early_stopping,
+                  standardize=not no_standardize, random_state=seed)
+        bar_length = max_iter
+    if not quiet:
+        click.echo(f"task: {task}" + (f" ({why}; use --task to override)" if why else ""),
+                   err=True)
+        click.echo(f"training {cls.__name__} (hidden layers {list(hidden)}) with {method} "
+                   f"on {X.shape[0]} rows × {X.shape[1]} inputs", err=True)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with click.progressbar(length=bar_length, label="training", file=sys.stderr,
+                                   show_pos=True, show_eta=True,
+                                   item_show_func=lambda E: "" if E is None else f"E = {E:.6g}",
+                                   hidden=quiet) as bar:
+                est.fit(X, y, callback=progress_callback(bar, quiet))
+        except KeyboardInterrupt:       # outside the optimizer's own guard: nothing to keep
+            if not hasattr(est, "training_"):
+                click.echo("prmlnet: interrupted before training finished; no model written",
+                           err=True)
+                sys.exit(130)
+    seconds = time.perf_counter() - t0
+    mf = est.to_model_file()
+    mf.meta["cli"] = {"train_file": str(train), "targets": targets, "features": features,
+                      "task": task}
+    from .. import modelfile
+    with DeferSigint() as held:
+        modelfile.save(out, mf)
+    interrupted = est.training_["interrupted"] or held.caught
+    if not quiet:
+        tr = est.training_
+        click.echo(f"{cls.__name__} {'-'.join(map(str, est.net_.sizes))} "
+                   f"({activation} hidden, {est.net_.output.name} outputs, "
+                   f"W = {est.net_.n_weights})", err=True)
+        status = {Status.MAX_ITER.name: "maximum reached", Status.CONVERGED.name: "converged",
+                  Status.CALLBACK_STOP.name: "early stopping",
+                  Status.INTERRUPTED.name: "interrupted"}.get(tr["status"], tr["message"])
+        click.echo(f"  error E = {tr['error']:.6g} ({tr['error_per_pattern']:.4g} per row), "
+                   f"{tr['n_iter']} iterations ({status}), {seconds:.2f} s", err=True)
+        if bayes:
+            _bayes_summary(est)
+        if task == "classification":
+            click.echo(f"  training accuracy {est.score(X, y):.4f}", err=True)
+        elif task == "density":
+            click.echo(f"  training mean log-likelihood {est.score(X, y):.4f} per row "
+                       f"({components} components)", err=True)
+        else:
+            resid = est.predict(X).reshape(len(X), -1) - y.reshape(len(X), -1)
+            click.echo(f"  training RMSE {np.sqrt(np.mean(resid ** 2)):.4g}, "
+                       f"R² {est.score(X, y):.4f}", err=True)
+    if interrupted:
+        click.echo(f"prmlnet: interrupted after {est.training_['n_iter']} iterations; "
+                   f"kept the best weights so far and wrote {out}", err=True)
+        sys.exit(130)
+    if not quiet:
+        click.echo(f"wrote {out}", err=True)
+
+
+def _bayes_estimator(task, hidden, activation, alpha, method, max_iter, tol, early_stopping,
+                     no_standardize, seed, prior, n_outer):
+    """The Bayesian estimator for ``fit --bayes``; returns (est, class, method, bar length)."""
+    from ..estimators import BayesianMLPClassifier, BayesianMLPRegressor
+    from ..estimators._base import ONLINE_METHODS
+
+    if early_stopping:
+        raise click.UsageError("--early-stopping does not go with --bayes: the evidence "
+                               "framework sets the regularisation without a validation set")
+    if alpha <= 0:
+        raise click.UsageError("--bayes needs a starting --alpha > 0 (e.g. 0.01)")
+    src = click.get_current_context().get_parameter_source("method")
+    if src == click.core.ParameterSource.DEFAULT:
+        method = "auto"              # MAP trainings: BFGS up to 500 weights, L-BFGS above
+    elif method in ONLINE_METHODS:
+        raise click.UsageError(f"--bayes trains each MAP network with a batch method; "
+                               f"--method {method} is online")
+    cls = BayesianMLPClassifier if task == "classification" else BayesianMLPRegressor
+    est = cls(hidden_layer_sizes=hidden, activation=activation, prior=prior, alpha=alpha,
+              n_outer=n_outer, method=method, max_iter=max_iter, tol=tol,
+              standardize=not no_standardize, random_state=seed)
+    return est, cls, method, max_iter * n_outer
+
+
+def _bayes_summary(est):
+    a = est.alpha_
+    alpha = (f"{a:.4g}" if isinstance(a, float)
+             else ", ".join(f"{k} {v:.4g}" for k, v in a.items()))
+    beta = "" if est.net_.output.name != "linear" else \
+        f", beta {est.beta_:.4g} (noise sd {est.beta_ ** -0.5:.4g})"
+    click.echo(f"  evidence: alpha {alpha}{beta}, gamma {est.gamma_:.4g} of "
+               f"{est.net_.n_weights} weights, ln evidence {est.log_evidence_:.6g}, "
+               f"{est.n_iter_} re-estimations"
+               + ("" if est.converged_ else " (not settled; raise --n-outer)"), err=True)
