@@ -23,7 +23,22 @@ run in the order of ``NN``, which follows the chapter:
 15 §5.7.3 Bayesian classification
 == ============================================================
 
-Adding a section means adding a module, nothing else. ``quick=True`` makes every section run in seconds (the test suite uses
+Adding a section means adding a module, nothing else. A section module holds
+``TITLE`` (the heading, starting with the book's section number), ``SECTION``
+(e.g. ``"5.5.1"``) and ``run(page)``, and writes through the page:
+
+``page.text(s)``                      a paragraph; a sentence that states a measured
+                                      fact is formatted from the numbers it is about
+``page.equation(latex, number)``      a displayed equation in LaTeX, with the book's number
+``page.figure(fig, name, caption, alt)``  a matplotlib figure; the caption says which
+                                      book figure it reproduces and how it differs
+``page.table(header, rows)``          a table of numbers
+``page.try_it(code)``                 the public-API lines that reproduce the main
+                                      figure, knobs named (the tests run each block)
+``page.record(name, value)``          a number the tests check
+
+``page.quick`` asks for a version that runs in well under a second; ``page.rng``
+is the section's seeded generator. ``quick=True`` makes every section run in seconds (the test suite uses
 it).
 """
 

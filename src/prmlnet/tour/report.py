@@ -49,13 +49,23 @@ class Page:
         self.parts: list[str] = []
         self.figures: list[Path] = []
         self.numbers: dict[str, float] = {}
+        self.try_its: list[str] = []
 
     def text(self, paragraph: str) -> None:
         self.parts.append(f"<p>{html.escape(paragraph)}</p>")
 
-    def equation(self, text: str, number: str = "") -> None:
+    def equation(self, latex: str, number: str = "") -> None:
+        """A displayed equation, written in LaTeX; ``number`` is the book's, e.g. "5.112"."""
         tag = f"   ({html.escape(number)})" if number else ""
-        self.parts.append(f'<div class="eq">{html.escape(text)}{tag}</div>')
+        self.parts.append(f'<div class="eq">{html.escape(latex)}{tag}</div>')
+
+    def try_it(self, code: str) -> None:
+        """The few lines of public API that reproduce the section's main figure.
+
+        The code must run as written in a fresh interpreter (the tests run every block).
+        """
+        self.try_its.append(code)
+        self.parts.append(f'<pre class="try">{html.escape(code)}</pre>')
 
     def table(self, header, rows, fmt="{:.4g}") -> None:
         def cell(v):
@@ -65,13 +75,17 @@ class Page:
         body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>" for r in rows)
         self.parts.append(f"<table><tr>{head}</tr>{body}</table>")
 
-    def figure(self, fig, name: str, caption: str = "") -> Path:
+    def figure(self, fig, name: str, caption: str = "", alt: str = "") -> Path:
+        """Save a matplotlib figure beside the report and show it with its caption.
+
+        ``alt`` is one sentence saying what the figure shows (for readers who cannot see it).
+        """
         path = self.out_dir / f"{self.slug}-{name}.png"
         fig.savefig(path, dpi=80 if self.quick else 110, bbox_inches="tight")
         plt.close(fig)
         self.figures.append(path)
         cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-        self.parts.append(f'<figure><img src="{path.name}" alt="{html.escape(name)}">{cap}</figure>')
+        self.parts.append(f'<figure><img src="{path.name}" alt="{html.escape(alt or caption or name)}">{cap}</figure>')
         return path
 
     def record(self, name: str, value: float) -> None:
