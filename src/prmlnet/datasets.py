@@ -275,3 +275,22 @@ def _n_points_mdn(n):
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be an integer >= 1 (the number of points); got {n!r}")
     return int(n)
+
+
+def digits():
+    """scikit-learn's bundled handwritten digits: 1,797 images of 8×8 pixels.
+
+    Returns
+    -------
+    X : ndarray of shape (1797, 64)
+        Each image as one flat row in (C, H, W) = (1, 8, 8) order, row-major,
+        grey levels scaled from 0..16 to [0, 1].
+    y : ndarray of shape (1797,)
+        The digit shown, 0..9.
+
+    Nothing is downloaded: the images ship with scikit-learn (imported here only).
+    """
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return d.data.astype(np.float64) / 16.0, d.target.astype(np.intp)
