@@ -277,6 +277,10 @@ def _n_points_mdn(n):
     return int(n)
 
 
+# -- §5.5.3–5.5.6: images for invariances and convolutional networks -----------------
+__all__ += ["digits"]
+
+
 def digits():
     """scikit-learn's bundled handwritten digits: 1,797 images of 8×8 pixels.
 
