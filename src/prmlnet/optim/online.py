@@ -185,7 +185,10 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
     ----------
     fun_and_grad_batch : callable ``(w, Xb, Tb) -> (E_b, ∇E_b)``
         Error and gradient of one batch; e.g. ``Objective.minibatch`` (which
-        shares the prior between batches in proportion to their size).
+        shares the prior between batches in proportion to their size). If it
+        takes a keyword ``rows``, it is also given the batch's row indices into
+        ``X`` (``Objective.minibatch`` needs them for per-pattern terms that hold
+        arrays of their own, such as tangent vectors).
     w0 : ndarray of shape (W,)
     X, T : ndarrays with N rows
     method : OnlineMethod
@@ -229,6 +232,13 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
     if int(n_epochs) != n_epochs or n_epochs < 0:
         raise ValueError(f"n_epochs must be a non-negative integer; got {n_epochs!r}")
     batch_size = int(batch_size)
+    if _takes_rows(fun_and_grad_batch):
+        def evaluate(w, idx):
+            return fun_and_grad_batch(w, X[idx], T[idx], rows=idx)
+    else:
+        def evaluate(w, idx):
+            return fun_and_grad_batch(w, X[idx], T[idx])
+    everything = slice(0, N)
     t0 = time.perf_counter()
     hist = ([], [], [], [], [])
 
@@ -237,7 +247,7 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
                                   time.perf_counter() - t0)):
             lst.append(v)
 
-    f, g = fun_and_grad_batch(w, X, T)
+    f, g = evaluate(w, everything)
     f = float(f)
     best = (f, w, g)
     last = (f, w, g)
@@ -253,11 +263,11 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
             order = rng.permutation(N)
             for s in range(0, N, batch_size):
                 idx = order[s:s + batch_size]
-                _, gb = fun_and_grad_batch(w, X[idx], T[idx])
+                _, gb = evaluate(w, idx)
                 w, state = method.update(w, gb, state)
                 nfev += 1
             seen += N
-            f, g = fun_and_grad_batch(w, X, T)
+            f, g = evaluate(w, everything)
             f = float(f)
             if not (math.isfinite(f) and np.all(np.isfinite(w))):
                 raise FloatingPointError
@@ -292,3 +302,14 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
         history=History(*(np.asarray(a, dtype=float) for a in hist)),
         method=f"online-{method.name}",
     )
+
+
+def _takes_rows(fun) -> bool:
+    """Whether ``fun`` accepts a keyword argument ``rows``."""
+    import inspect
+
+    try:
+        params = inspect.signature(fun).parameters
+    except (TypeError, ValueError):
+        return False
+    return "rows" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
