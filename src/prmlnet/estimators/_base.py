@@ -45,6 +45,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import modelfile
 from ..network import Network
+from . import _dask
 from ._files import KINDS, _json_params, from_model_file, load
 
 __all__ = ["BaseMLP", "ONLINE_METHODS", "batch_methods", "from_model_file", "load",
@@ -103,6 +104,9 @@ class BaseMLP(BaseEstimator):
         return self.net_.init_weights(self._rng_)
 
     def _make_objective(self, net, X, T):
+        if _dask.is_dask(X):                  # partitions on a Dask cluster (prmlnet.distributed)
+            from ..distributed import DistributedObjective
+            return DistributedObjective(net, X, T, alpha=self.alpha)
         from ..objective import Objective
         return Objective(net, X, T, alpha=self.alpha)
 
@@ -175,8 +179,8 @@ class BaseMLP(BaseEstimator):
     # -- standardisation ----------------------------------------------------------
     def _set_standardisation(self, X):
         if self.standardize:
-            mean = X.mean(axis=0)
-            scale = X.std(axis=0)
+            mean, scale = _dask.column_stats(X) if _dask.is_dask(X) else (X.mean(axis=0),
+                                                                          X.std(axis=0))
             scale[~(scale > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
             self.x_mean_, self.x_scale_ = mean, scale
         else:
@@ -194,6 +198,9 @@ class BaseMLP(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Or a dask array (dask DataFrame): the batch methods then run on the
+            Dask cluster, without bringing the data to this process (see
+            :mod:`prmlnet.estimators._dask`); y must then be a dask collection too.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         callback : callable, optional
             Called once per iteration (epoch for online methods) with the
@@ -207,6 +214,8 @@ class BaseMLP(BaseEstimator):
         return self._fit(X, y, incremental=False, callback=callback)
 
     def _validate(self, X, y, reset):
+        if _dask.is_dask(X, y):
+            return _dask.validate(self, X, y, reset)
         X, y = validate_data(self, X, y, reset=reset, multi_output=True,
                              y_numeric=self._y_numeric, dtype=np.float64)
         return X, y
@@ -217,7 +226,8 @@ class BaseMLP(BaseEstimator):
         self._check_params()
         first = not (incremental and hasattr(self, "w_"))
         X, y = self._validate(X, y, reset=first)
-        T = self._encode_targets(y, first, classes)
+        T = (_dask.encode_targets(self, y, first, classes) if _dask.is_dask(y)
+             else self._encode_targets(y, first, classes))
         if first:
             self._set_standardisation(X)
             output, n_out = self._output_model(T)
@@ -310,13 +320,19 @@ class BaseMLP(BaseEstimator):
             return X, T, cb, None
         from ..optim import EarlyStopping
         train, val = self._validation_split(X, T)
-        Xv, Tv = X[val], T[val]
-        net = self.net_
-        stopper = EarlyStopping(lambda w: net.error(w, Xv, Tv), patience=self.n_iter_no_change)
+        if _dask.is_dask(X):                  # the held-out error is summed on the cluster too
+            X, T, validation_error = _dask.hold_out(self.net_, X, T, train, val)
+        else:
+            Xv, Tv, net = X[val], T[val], self.net_
+            X, T = X[train], T[train]
+
+            def validation_error(w):
+                return net.error(w, Xv, Tv)
+        stopper = EarlyStopping(validation_error, patience=self.n_iter_no_change)
 
         def chained(info):
             return bool(stopper(info)) | bool(cb(info) if cb is not None else False)
-        return X[train], T[train], chained, stopper
+        return X, T, chained, stopper
 
     def _keep_best(self, result, stopper):
         if stopper is not None and stopper.best_w is not None:
