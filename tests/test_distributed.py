@@ -3,9 +3,11 @@ same training runs and the same estimators as in memory, through a lost worker."
 
 import logging
 import os
+import re
 import signal
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,7 +24,7 @@ from prmlnet.objective import Objective  # noqa: E402
 from prmlnet.optim import METHODS, minimize  # noqa: E402
 from prmlnet.priors import Term, gaussian_prior  # noqa: E402
 from prmlnet.testing import relative_error  # noqa: E402
-from test_distributed_local import RowQuadratic  # noqa: E402
+from test_objective import RowQuadratic  # noqa: E402
 
 # The terms travel to the workers, which cannot import the test modules.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -33,9 +35,9 @@ ROWS = (70, 55, 75)                  # three partitions of unequal length
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=logging.CRITICAL) as cluster, \
-            distributed.Client(cluster) as c:
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.CRITICAL)
+    with cluster, distributed.Client(cluster) as c:
         yield c
 
 
@@ -87,7 +89,7 @@ def test_each_batch_method_takes_the_local_path(client, method):
     net, X, T, w0 = problem("linear", sizes=(3, 4, 2))
     local = Objective(net, X, T, alpha=0.05)
     dist = DistributedObjective(net, *on_cluster(X, T), alpha=0.05)
-    options = {"max_iter": 4 if method == "newton" else 8}
+    options = {"max_iter": 3 if method == "newton" else 6}
     if method == "gd":
         options["line_search"] = True
     a = minimize(local, w0, method=method, **options)
@@ -106,9 +108,9 @@ def test_estimators_on_dask_arrays_equal_those_on_numpy(client):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")                  # short fits: convergence warnings
         for make, target in [
-            (lambda: prmlnet.MLPRegressor((4,), method="bfgs", max_iter=12, standardize=True,
+            (lambda: prmlnet.MLPRegressor((4,), method="bfgs", max_iter=6, standardize=True,
                                           random_state=0), y),
-            (lambda: prmlnet.MLPClassifier((4,), method="scg", max_iter=10, random_state=0),
+            (lambda: prmlnet.MLPClassifier((4,), method="scg", max_iter=6, random_state=0),
              labels),
         ]:
             a = make().fit(X, target)
@@ -129,11 +131,12 @@ def test_a_bad_partition_is_named(client):
     net, X, T, _ = problem()
     X = X.copy()
     X[123, 1] = np.nan                                  # rows 70..124 are partition 1
-    with pytest.raises(ValueError, match=r"X holds NaN .* partition 1 \(rows 70 to 124\): rows \[123\]"):
+    with pytest.raises(ValueError, match=r"NaN .* partition 1 \(rows 70 to 124\): rows \[123\]"):
         DistributedObjective(net, *on_cluster(X, T))
     T = T.copy()
     T[150] = [0.0, 1.0, 1.0]                            # not one-hot
-    with pytest.raises(ValueError, match=r"partition 2 \(rows 125 to 199\), rows counted from its first: softmax outputs need one-hot .* rows \[25\]"):
+    with pytest.raises(ValueError, match=r"partition 2 \(rows 125 to 199\), rows counted from "
+                                         r"its first: softmax outputs need one-hot .* rows \[25\]"):
         DistributedObjective(net, *on_cluster(problem()[1], T))
 
 
@@ -184,3 +187,19 @@ def test_a_worker_killed_mid_run_leaves_the_result_unchanged(client, tmp_path):
     assert os.path.exists(done) and set(client.run(os.getpid)) != before   # a worker died
     assert (run.nit, run.nfev) == (ref.nit, ref.nfev)
     assert relative_error(run.x, ref.x) < 1e-9
+
+
+def test_the_readme_cluster_example_runs(client, monkeypatch):
+    # on this module's cluster: the example's Client() hands back the fixture's client
+    import dask.distributed
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Beyond one machine", 1)[1]
+    block = re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    monkeypatch.setattr(dask.distributed, "Client", lambda *args, **kwargs: client)
+    ns = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")           # a short fit: a convergence warning
+        exec(block, ns)
+    W = ns["net"].n_weights
+    assert ns["H"].shape == (W, W) and ns["res"].nit == 10
+    assert ns["reg"].n_features_in_ == 10 and ns["obj"].client is client

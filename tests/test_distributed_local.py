@@ -14,7 +14,6 @@ import prmlnet  # noqa: E402
 from prmlnet import distributed, hessian  # noqa: E402
 from prmlnet.distributed import DistributedObjective, from_npy  # noqa: E402
 from prmlnet.objective import Objective  # noqa: E402
-from prmlnet.priors import Term  # noqa: E402
 from prmlnet.testing import relative_error  # noqa: E402
 
 
@@ -24,29 +23,6 @@ def problem(N=230, sizes=(4, 6, 2), seed=0):
     X = rng.standard_normal((N, sizes[0]))
     T = np.tanh(X[:, :sizes[-1]]) + 0.1 * rng.standard_normal((N, sizes[-1]))
     return net, X, T, net.init_weights(rng)
-
-
-class RowQuadratic(Term):
-    r"""Ω = ½ Σ_n (a_n·w)² over the batch's rows, the a_n rows of an array the term holds:
-    right only if ``batch.rows`` are rows of the whole data set."""
-
-    per_pattern = True
-
-    def __init__(self, A):
-        self.A = A
-
-    def value_and_gradient(self, w, batch=None):
-        a = self.A[batch.rows]
-        s = a @ w
-        return 0.5 * float(s @ s), a.T @ s
-
-    def hvp(self, w, v, batch=None):
-        a = self.A[batch.rows]
-        return a.T @ (a @ v)
-
-    def hessian(self, w, batch=None):
-        a = self.A[batch.rows]
-        return a.T @ a
 
 
 def test_out_of_core_from_npy_equals_the_objective_in_memory(tmp_path):
@@ -150,17 +126,3 @@ def test_the_module_examples_run():
     result = doctest.testmod(distributed, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
 
-
-def test_objective_hvp_takes_many_directions_terms_included(rng):
-    # the hook the partitions use: Objective.hvp with R directions (rows) at once
-    net, X, T, w = problem(N=60, sizes=(3, 4, 2))
-    terms = [RowQuadratic(rng.standard_normal((60, net.n_weights)))]
-    obj = Objective(net, X, T, alpha={"W1": 0.3, "W2": 0.1}, beta=1.7, terms=terms,
-                    chunk_size=25)
-    V = rng.standard_normal((3, net.n_weights))
-    HV = obj.hvp(w, V)
-    assert HV.shape == V.shape
-    assert relative_error(HV, V @ obj.hessian(w)) < 1e-12
-    assert relative_error(HV[1], obj.hvp(w, V[1])) < 1e-14
-    with pytest.raises(ValueError, match=r"it must be \(26,\) or \(R, 26\)"):
-        obj.hvp(w, V[:, :5])

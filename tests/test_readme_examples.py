@@ -13,7 +13,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 @pytest.fixture(scope="module")
 def blocks():
     found = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    assert len(found) == 6, "update this test when README examples are added or removed"
+    assert len(found) == 7, "update this test when README examples are added or removed"
     return found
 
 

@@ -126,8 +126,8 @@ class _Rows(Term):
         self.term, self.start = term, int(start)
 
     def _batch(self, batch):
-        r = batch.rows
-        r = slice(r.start + self.start, r.stop + self.start) if isinstance(r, slice) else r + self.start
+        r, s = batch.rows, self.start
+        r = slice(r.start + s, r.stop + s) if isinstance(r, slice) else r + s
         return batch._replace(rows=r)
 
     def value_and_gradient(self, w, batch=None):
@@ -259,7 +259,8 @@ class DistributedObjective:
         T = _as_dask_array(T, "T")
         net.check_inputs(np.zeros((1, X.shape[1]), dtype=X.dtype))      # columns, as Objective
         if T.shape[1] != net.n_targets:
-            raise ValueError(f"T has {T.shape[1]} columns; this network has {net.n_targets} targets")
+            raise ValueError(f"T has {T.shape[1]} columns; this network has {net.n_targets} "
+                             "targets")
         _check_partitioning(X, T)
         if X.shape[0] == 0:
             raise ValueError("X is empty (0 patterns)")
@@ -291,7 +292,8 @@ class DistributedObjective:
         self._check_partitions()
 
     def __repr__(self):
-        where = "local schedulers" if self.client is None else f"client {self.client.scheduler.address}"
+        where = ("local schedulers" if self.client is None
+                 else f"client {self.client.scheduler.address}")
         extra = f", terms={list(self.terms)!r}" if self.terms else ""
         return (f"DistributedObjective({self.net!r}, N={self.n_patterns}, partitions="
                 f"{self.n_partitions}, prior={self.prior!r}, beta={self.beta:g}{extra}, "

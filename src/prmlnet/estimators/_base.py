@@ -29,6 +29,10 @@ Conventions
   same objective, so the same ``alpha`` gives the same minimum (except that
   here α also applies to the biases). ``loss_curve_`` and ``loss_`` are values
   of this summed E.
+* **Dask arrays.** ``fit`` on dask arrays runs the batch methods on a
+  :class:`~prmlnet.distributed.DistributedObjective`, with the targets, the
+  standardisation and early stopping computed on the cluster too
+  (:mod:`prmlnet.estimators._dask`); online methods are refused there.
 """
 
 from __future__ import annotations
@@ -321,18 +325,14 @@ class BaseMLP(BaseEstimator):
         from ..optim import EarlyStopping
         train, val = self._validation_split(X, T)
         if _dask.is_dask(X):                  # the held-out error is summed on the cluster too
-            X, T, validation_error = _dask.hold_out(self.net_, X, T, train, val)
-        else:
-            Xv, Tv, net = X[val], T[val], self.net_
-            X, T = X[train], T[train]
-
-            def validation_error(w):
-                return net.error(w, Xv, Tv)
-        stopper = EarlyStopping(validation_error, patience=self.n_iter_no_change)
+            return _dask.with_early_stopping(self, X, T, train, val, cb)
+        Xv, Tv = X[val], T[val]
+        net = self.net_
+        stopper = EarlyStopping(lambda w: net.error(w, Xv, Tv), patience=self.n_iter_no_change)
 
         def chained(info):
             return bool(stopper(info)) | bool(cb(info) if cb is not None else False)
-        return X, T, chained, stopper
+        return X[train], T[train], chained, stopper
 
     def _keep_best(self, result, stopper):
         if stopper is not None and stopper.best_w is not None:

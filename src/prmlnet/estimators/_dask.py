@@ -115,13 +115,19 @@ def column_stats(X):
     return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
 
 
-def hold_out(net, X, T, train, val):
-    """``(X_train, T_train, validation error)`` with the held-out error summed on the cluster.
+def with_early_stopping(est, X, T, train, val, cb):
+    """``BaseMLP._with_early_stopping`` on dask arrays: the held-out error is a
+    :class:`~prmlnet.distributed.DistributedObjective`'s, summed on the cluster.
 
-    The rows are taken in increasing order (a cheap selection per partition); the
-    sums do not depend on the order.
+    The rows are taken in increasing order (a cheap selection within each
+    partition); the sums do not depend on their order.
     """
     from ..distributed import DistributedObjective
+    from ..optim import EarlyStopping
     train, val = np.sort(train), np.sort(val)
-    held_out = DistributedObjective(net, X[val], T[val])
-    return X[train], T[train], held_out.data_error
+    held_out = DistributedObjective(est.net_, X[val], T[val])
+    stopper = EarlyStopping(held_out.data_error, patience=est.n_iter_no_change)
+
+    def chained(info):
+        return bool(stopper(info)) | bool(cb(info) if cb is not None else False)
+    return X[train], T[train], chained, stopper
