@@ -5,7 +5,6 @@ The tour command itself is tested in test_tour_report.py.
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -37,12 +36,3 @@ def test_bad_arguments_give_one_line_errors():
     assert r.returncode == 2
     assert r.stderr.strip().startswith("prmlnet: error:") and "Traceback" not in r.stderr
     assert "Traceback" not in run("tour", "--only", "no-such-section").stderr
-
-
-def test_readme_commands_match_ci():
-    root = Path(__file__).resolve().parents[1]
-    readme = (root / "README.md").read_text()
-    ci = (root / ".ci" / "run").read_text()
-    test_cmd = next(line for line in readme.splitlines() if "pytest" in line and "pip install" in line)
-    assert test_cmd.strip() in ci
-    assert any("prmlnet tour" in line and "pip install" in line for line in readme.splitlines()[:30])

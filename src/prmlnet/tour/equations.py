@@ -77,7 +77,10 @@ EQUATIONS = (
        "prmlnet.network.Network.jacobian",
        "tests/test_network.py::test_input_jacobian_matches_central_differences"),
     # §5.4 the Hessian
-    Eq("5.79–5.81", "5.4.1", "Becker–LeCun diagonal approximation",
+    Eq("5.79", "5.4.1", "Becker–LeCun diagonal: second derivatives of the weights from those of the pre-activations",
+       "prmlnet.hessian.approx.diagonal",
+       "tests/test_hessian.py::test_becker_lecun_diagonal_follows_its_recursion"),
+    Eq("5.81", "5.4.1", "Becker–LeCun diagonal: the back-propagated second derivatives, off-diagonal terms dropped",
        "prmlnet.hessian.approx.diagonal",
        "tests/test_hessian.py::test_becker_lecun_diagonal_follows_its_recursion"),
     Eq("5.84–5.85", "5.4.2", r"outer-product approximation $\mathbf{H} \simeq \sum_n \mathbf{b}_n\mathbf{b}_n^{\mathrm{T}}$",
@@ -166,7 +169,8 @@ def markdown(equations=EQUATIONS) -> str:
     ]
     for eq in equations:
         file, test = _path_parts(eq)
-        lines.append(f"| ({eq.number}) | {eq.section} | {eq.what} | `{eq.where}` | "
+        what = eq.what.replace(r"\|", r"\Vert ").replace("|", r"\vert ")   # no bare | in a table
+        lines.append(f"| ({eq.number}) | {eq.section} | {what} | `{eq.where}` | "
                      f"`{file}::{test}` |")
     return "\n".join(lines) + "\n"
 

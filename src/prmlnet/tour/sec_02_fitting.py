@@ -16,6 +16,10 @@ _LABELS = {"square": "$f(x) = x^2$", "sin": "$f(x) = \\sin(x)$", "abs": "$f(x) =
 _NAMES = {"square": "x²", "sin": "sin(x)", "abs": "|x|", "step": "the step H(x)"}
 
 
+def _and(items):
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def describe_fits(rms):
     """The sentence about which functions were fitted well, from the RMS errors.
 
@@ -26,11 +30,11 @@ def describe_fits(rms):
     worst = max(rms, key=rms.get)
     parts = []
     if good:
-        parts.append(f"{' and '.join(_NAMES[k] for k in good)} "
-                     f"{'is' if len(good) == 1 else 'are'} fitted almost exactly "
-                     f"(RMS error {', '.join(f'{rms[k]:.1e}' for k in good)})")
+        parts.append(f"The network fits {_and([_NAMES[k] for k in good])} almost exactly "
+                     f"(RMS error {_and([f'{rms[k]:.1e}' for k in good])})")
     parts.append(f"the hardest is {_NAMES[worst]}, with an RMS error of {rms[worst]:.3g}")
-    return "; ".join(parts)[0].upper() + "; ".join(parts)[1:] + "."
+    text = "; ".join(parts) + "."
+    return text[0].upper() + text[1:]
 
 
 def run(page):
