@@ -15,7 +15,7 @@ __all__ = ["draw_network", "node_positions", "POSITIVE", "NEGATIVE"]
 POSITIVE, NEGATIVE = "#8b1a1a", "#1f4e9c"     # link colours: w > 0, w < 0
 
 
-def node_positions(sizes, bias=True, spacing=1.0):
+def node_positions(sizes, bias=True, spacing=1.0, layer_gap=2.2):
     """Centres of the nodes, per layer: ``[(x, y) array (n_l [+1 bias], 2)]``.
 
     With ``bias`` every layer but the last gets one more node on top, the bias
@@ -25,7 +25,7 @@ def node_positions(sizes, bias=True, spacing=1.0):
     for l, n in enumerate(sizes):
         m = n + (1 if bias and l < len(sizes) - 1 else 0)
         ys = (np.arange(m)[::-1] - (m - 1) / 2.0) * spacing
-        out.append(np.column_stack([np.full(m, float(l) * 2.2), ys]))
+        out.append(np.column_stack([np.full(m, float(l) * layer_gap), ys]))
     return out
 
 
@@ -40,7 +40,7 @@ def _label(l, i, n_layers):
 
 
 def draw_network(ax, net, w=None, *, bias=True, values=False, output_labels=None, spacing=1.0,
-                 radius=0.28, max_width=4.5, fontsize=10):
+                 layer_gap=2.2, radius=0.28, max_width=4.5, fontsize=10):
     """Draw ``net`` on ``ax``: nodes per layer, a link per weight, arrows forward.
 
     Parameters
@@ -56,13 +56,15 @@ def draw_network(ax, net, w=None, *, bias=True, values=False, output_labels=None
         Write each weight's value beside its link (for small networks).
     output_labels : list of str, optional
         Labels for the output nodes instead of y_k (an MDN's π, σ, μ).
+    spacing, layer_gap : float
+        Distance between the nodes of a layer, and between layers.
 
     Returns
     -------
     list of (x, y) arrays: the node centres per layer (bias node first).
     """
     sizes = net.sizes
-    pos = node_positions(sizes, bias=bias, spacing=spacing)
+    pos = node_positions(sizes, bias=bias, spacing=spacing, layer_gap=layer_gap)
     views = net.unpack(w) if w is not None else None
     scale = max(float(np.max(np.abs(w))), 1e-12) if w is not None else 1.0
     n_layers = len(sizes)

@@ -136,8 +136,13 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+_STARTED = None          # in a worker: the queue that tells the parent a section started
+
+
 def _run_section(module_name: str, out_dir: str, quick: bool):
     """Run one section and write its fragment; returns (page, record). In a worker too."""
+    if _STARTED is not None:
+        _STARTED.put((module_name, time.time()))
     mod = importlib.import_module(module_name)
     out_dir = Path(out_dir)
     slug = _short(mod)
@@ -171,7 +176,9 @@ def _warm_up(mods):
     plt.close(fig)
 
 
-def _worker_init():
+def _worker_init(started):
+    global _STARTED
+    _STARTED = started
     try:                                   # one BLAS thread per worker: the workers share the cores
         from threadpoolctl import threadpool_limits
         threadpool_limits(1)
@@ -243,7 +250,7 @@ def build(out_dir="prmlnet-tour", quick=False, only=None, progress=None, jobs=1)
 
     if jobs == 1 or n == 1:
         for mod in mods:
-            say(f"        {label(mod)} ...")
+            say(f"        {label(mod)} (started)")
             try:
                 finished(mod, _run_section(mod.__name__, str(out_dir), quick))
             except Exception as e:                              # noqa: BLE001 - reported, then raised
@@ -252,26 +259,29 @@ def build(out_dir="prmlnet-tour", quick=False, only=None, progress=None, jobs=1)
         order = sorted(mods, key=lambda m: -_previous_seconds(out_dir, m))
         _warm_up(mods)
         ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        queue = ctx.SimpleQueue()
         with cf.ProcessPoolExecutor(max_workers=min(jobs, n), mp_context=ctx,
-                                    initializer=_worker_init) as pool:
+                                    initializer=_worker_init, initargs=(queue,)) as pool:
             futures = {pool.submit(_run_section, m.__name__, str(out_dir), quick): m
                        for m in order}
-            started = {}
-            pending = set(futures)
+            by_name = {m.__name__: m for m in mods}
+            started, pending = {}, set(futures)
             while pending:
                 ready, pending = cf.wait(pending, timeout=10.0, return_when=cf.FIRST_COMPLETED)
+                while not queue.empty():
+                    name, t = queue.get()
+                    started[name] = t
+                    say(f"        {label(by_name[name])} (started)")
                 for f in ready:
+                    started.pop(futures[f].__name__, None)
                     try:
                         finished(futures[f], f.result())
                     except Exception as e:                      # noqa: BLE001
                         finished(futures[f], error=_one_line(e))
-                running = [futures[f] for f in pending if f.running()]
-                now = time.perf_counter()
-                for m in running:
-                    started.setdefault(m.__name__, now)
-                if running and not ready:
-                    say("        running: " + "; ".join(
-                        f"{_short(m)} ({now - started[m.__name__]:.0f} s)" for m in running))
+                if started and not ready:
+                    now = time.time()
+                    say("        still running: " + "; ".join(
+                        f"{_short(by_name[k])} ({now - t:.0f} s)" for k, t in started.items()))
     index = assemble(out_dir)
     if failed:
         raise RuntimeError("tour section(s) failed: " + "; ".join(

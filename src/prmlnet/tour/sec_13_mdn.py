@@ -77,7 +77,8 @@ def _figure_5_20(page, net, w, xm, xs):
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.4), gridspec_kw={"width_ratios": [1.5, 1]})
     labels = ([f"$\\pi_{k + 1}$" for k in range(K)] + [f"$\\sigma_{k + 1}$" for k in range(K)]
               + [f"$\\mu_{k + 1}$" for k in range(K)])
-    draw_network(ax, net, w, bias=False, output_labels=labels, radius=0.3, spacing=0.85)
+    draw_network(ax, net, w, bias=False, output_labels=labels, radius=0.3, spacing=0.85,
+                 layer_gap=4.0, max_width=3.0)
     x0 = 0.5
     tg = np.linspace(-0.1, 1.1, 241)
     mix = predict_mixture(net, w, np.array([[(x0 - xm) / xs]]))

@@ -100,14 +100,15 @@ def run(page):
     for ax, p, title in ((axes[0], p_map, "MAP network $y(\\mathbf{x}, \\mathbf{w}_{\\mathrm{MAP}})$"),
                          (axes[1], p_mod, "moderated $\\sigma(\\kappa(\\sigma_a^2)\\, a_{\\mathrm{MAP}})$")):
         scatter(ax)
-        cs = ax.contour(gx, gy, p, levels, colors=["tab:red", "tab:red", "g", "tab:blue",
-                                                   "tab:blue"], linewidths=[1, 1, 2, 1, 1])
+        cs = ax.contour(gx, gy, p, levels, colors=["tab:blue", "tab:blue", "black", "tab:red",
+                                                   "tab:red"], linewidths=[1, 1, 2, 1, 1])
         ax.clabel(cs, fmt="%.1f", fontsize=7)
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     moved = float(np.mean(np.abs(p_mod - 0.5) < np.abs(p_map - 0.5)))
     page.figure(fig, "fig-5-23", "Figure 5.23: contours $p = 0.1, 0.3, 0.5, 0.7, 0.9$ of the "
-                "MAP network (left) and of the moderated predictive (right), as in the book. "
+                "MAP network (left) and of the moderated predictive (right), as in the book; "
+                "red towards class $C_1$, blue towards $C_2$, black the 0.5 contour. "
                 f"The 0.5 contour is the same; moderation moves {100 * moved:.0f}% of the grid "
                 "points' probabilities towards 0.5, and the other contours spread out.",
                 "Two panels of the same data with five probability contours each; on the right "
