@@ -77,3 +77,12 @@ def test_boundary_text_follows_the_test_errors():
     assert "22.4%" in good and "19.5%" in good and "removes most of the over-fitting" in good
     bad = sec_15_bayes_classification.describe_boundaries({"ml": 0.19, "evidence": 0.20}, 0.17)
     assert "does not lower the test error" in bad
+
+
+def test_log_determinant_text_follows_the_gaps():
+    text = sec_06_hessian.describe_logdet(-3.25, 69.3, 1.2e-16)
+    assert "outer-product approximation is off by -3.25" in text
+    assert "diagonal is off by +69.3 — a network's Hessian is far from diagonal" in text
+    assert "neglects nothing there" in text
+    other = sec_06_hessian.describe_logdet(None, 0.5, 0.3)
+    assert "is not positive definite" in other and "neglects nothing" not in other

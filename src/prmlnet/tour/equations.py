@@ -180,7 +180,8 @@ def index_html(equations=EQUATIONS) -> str:
     rows = "".join(
         f"<tr><td>({html.escape(eq.number)})</td><td>§{html.escape(eq.section)}</td>"
         f"<td class='what'>{render_inline(eq.what)}</td><td><code>{html.escape(eq.where)}</code></td>"
-        f"<td><code>{html.escape(eq.test)}</code></td></tr>"
+        f"<td><code>{html.escape(_path_parts(eq)[0])}</code><br>"
+        f"<code>{html.escape(_path_parts(eq)[1])}</code></td></tr>"
         for eq in equations)
     return (f'<section id="{INDEX_ID}"><h2>Equation index</h2>'
             "<p>Each equation of the chapter that prmlnet implements, the function that "

@@ -44,7 +44,8 @@ h1 { font-size: 1.8rem; margin-bottom: .3rem; }
 h2 { border-bottom: 1px solid var(--rule); margin-top: 3.5rem; font-size: 1.35rem; }
 a { color: #1a55a0; }
 .eq { display: flex; align-items: center; gap: 1rem; margin: .8rem 0; overflow-x: auto; overflow-y: hidden; }
-.eqindex td { text-align: left; font-family: Georgia, serif; }
+.eqindex td { text-align: left; font-family: Georgia, serif; vertical-align: top; }
+.eqindex code { font-size: .78rem; overflow-wrap: anywhere; }
 .eq math { flex: 1; font-size: 1.1rem; }
 .eqno { color: var(--muted); white-space: nowrap; }
 math { font-family: "Latin Modern Math", "STIX Two Math", "Cambria Math", math; }
