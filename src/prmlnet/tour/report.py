@@ -87,10 +87,10 @@ def _matches(mod, selector: str) -> bool:
         s = s[len("prmlnet.tour."):]
     if s.startswith("§"):
         s = s[1:]
-    if re.fullmatch(r"\d+[a-z]?", s):                      # a number: "07", "7", "03b"
-        head = re.match(r"\d+", s).group(0)
-        return int(head) == int(re.match(r"\d+", number).group(0)) and (
-            s[len(head):] in ("", number[len(re.match(r"\d+", number).group(0)):]))
+    asked = re.fullmatch(r"(\d+)([a-z]?)", s)
+    if asked:                                              # a number: "07", "7", "03b"
+        num, letter = re.fullmatch(r"(\d+)([a-z]?)", number).groups()
+        return int(asked.group(1)) == int(num) and asked.group(2) in ("", letter)
     if re.fullmatch(r"5(\.\d+)*", s):                      # a book section: "5.5.2", "5.7"
         book = str(getattr(mod, "SECTION", ""))
         return book == s or book.startswith(s + ".")
@@ -111,7 +111,7 @@ def select_sections(only=None):
     mods = section_modules()
     if only is None:
         return mods
-    selectors = [s for part in ([only] if isinstance(only, str) else list(only))
+    selectors = [s.strip() for part in ([only] if isinstance(only, str) else list(only))
                  for s in str(part).split(",") if s.strip()]
     if not selectors:
         raise ValueError("--only needs a section: a number (07), a slug (hidden_units), "

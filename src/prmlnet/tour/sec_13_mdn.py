@@ -294,8 +294,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from prmlnet import MDNRegressor, datasets
 
-X, t = datasets.toy_inverse(500, rng=0)                  # Figure 5.19's inverse problem
-mdn = MDNRegressor(n_components=3, hidden_layer_sizes=(5,), standardize=True,
+X, t = datasets.toy_inverse(300, rng=0)                  # Figure 5.19's inverse problem
+mdn = MDNRegressor(n_components=3, hidden_layer_sizes=(5,), standardize=True, max_iter=300,
                    random_state=0).fit(X, t.ravel())     # K = 3 components, M = 5 hidden
 x = np.linspace(0, 1, 200)[:, None]
 mix = mdn.predict_mixture(x)

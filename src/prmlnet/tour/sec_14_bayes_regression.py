@@ -179,7 +179,7 @@ from prmlnet import BayesianMLPRegressor
 rng = np.random.default_rng(0)
 X = rng.uniform(0.0, 0.45, (40, 1))                      # inputs over half the interval
 y = np.sin(2 * np.pi * X[:, 0]) + 0.1 * rng.standard_normal(40)
-reg = BayesianMLPRegressor(hidden_layer_sizes=(5,), random_state=0).fit(X, y)  # M = 5
+reg = BayesianMLPRegressor(hidden_layer_sizes=(5,), n_outer=10, random_state=0).fit(X, y)  # M = 5
 x = np.linspace(-0.25, 1.25, 200)[:, None]
 mean, std = reg.predict(x, return_std=True)              # std² = 1/β + gᵀA⁻¹g
 plt.fill_between(x[:, 0], mean - 2 * std, mean + 2 * std, alpha=0.3)

@@ -125,7 +125,8 @@ import numpy as np
 from prmlnet import BayesianMLPClassifier, datasets
 
 X, T = datasets.two_class(200, np.random.default_rng(0))
-clf = BayesianMLPClassifier(hidden_layer_sizes=(8,), random_state=0).fit(X, T[:, 0])  # M = 8
+clf = BayesianMLPClassifier(hidden_layer_sizes=(8,), n_outer=10, random_state=0)    # M = 8
+clf.fit(X, T[:, 0])
 g = np.linspace(-2.5, 2.5, 100)
 gx, gy = np.meshgrid(g, g)
 p = clf.predict_proba(np.column_stack([gx.ravel(), gy.ravel()]))[:, 1].reshape(gx.shape)
