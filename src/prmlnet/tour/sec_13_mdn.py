@@ -153,8 +153,8 @@ def run(page):
     axes[1].plot(xs_grid, net_ls.predict(w_ls, (xs_grid - xm) / xs), "r", lw=2)
     axes[1].set_title("inverse problem: least squares averages the branches", fontsize=10)
     for ax in axes:
-        ax.set_xlabel("x")
-        ax.set_ylabel("t")
+        ax.set_xlabel("$x$")
+        ax.set_ylabel("$t$")
         ax.set_xlim(-0.1, 1.1)
         ax.set_ylim(-0.1, 1.1)
         ax.set_aspect("equal")
