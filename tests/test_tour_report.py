@@ -222,3 +222,18 @@ def test_try_it_blocks_run_as_written_in_fresh_interpreters(quick_tour, tmp_path
     with ThreadPoolExecutor(max_workers=2) as pool:
         for slug, r in pool.map(run, blocks):
             assert r.returncode == 0, f"{slug}: {r.stderr[-2000:]}"
+
+
+def test_a_failing_section_is_reported_and_the_others_are_kept(tmp_path, monkeypatch):
+    from prmlnet.tour import sec_03_classification
+
+    def broken(page):
+        raise ZeroDivisionError("on purpose")
+
+    monkeypatch.setattr(sec_03_classification, "run", broken)
+    seen = []
+    with pytest.raises(RuntimeError, match="sec_03_classification: ZeroDivisionError: on purpose"):
+        build(tmp_path, quick=True, only="01,03", progress=seen.append)
+    assert any("FAILED" in line for line in seen)
+    sections = parse(tmp_path / "index.html").sections
+    assert "sec_01_network_function" in sections and "sec_03_classification" not in sections
