@@ -80,13 +80,14 @@ def _basis_functions(page):
                 "network output $y$ (red).",
                 "Six panels: for three random weight settings, the three tanh hidden-unit "
                 "curves above and, below, their weighted sum, the network output.")
-    page.table(["setting", "w11", "w21", "w31", "w10", "w20", "w30",
-                "v11", "v12", "v13", "v10"], rows)
+    page.table(["setting", "w(1)_11", "w(1)_21", "w(1)_31", "w(1)_10", "w(1)_20", "w(1)_30",
+                "w(2)_11", "w(2)_12", "w(2)_13", "w(2)_10"], rows)
     inside = [int(np.sum(np.abs(s) < 3)) for s in steps]
     page.text(
         "Each hidden unit is a smooth step whose centre $x = -w_{j0}/w_{j1}$ and steepness "
         "$w_{j1}$ are set by its first-layer weights; the output layer adds the steps up. "
-        + "; ".join(f"in setting {c + 1}, {k} of the 3 centres lie inside the plotted range "
+        + "; ".join(f"{'I' if c == 0 else 'i'}n setting {c + 1}, {k} of the 3 centres lie "
+                    "inside the plotted range "
                     f"(at {', '.join(f'{v:.2f}' for v in sorted(s) if abs(v) < 3) or 'none'})"
                     for c, (k, s) in enumerate(zip(inside, steps)))
         + ". Training (§5.2) moves these steps to fit data.")
