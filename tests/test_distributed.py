@@ -3,11 +3,9 @@ same training runs and the same estimators as in memory, through a lost worker."
 
 import logging
 import os
-import re
 import signal
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -188,18 +186,3 @@ def test_a_worker_killed_mid_run_leaves_the_result_unchanged(client, tmp_path):
     assert (run.nit, run.nfev) == (ref.nit, ref.nfev)
     assert relative_error(run.x, ref.x) < 1e-9
 
-
-def test_the_readme_cluster_example_runs(client, monkeypatch):
-    # on this module's cluster: the example's Client() hands back the fixture's client
-    import dask.distributed
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("## Beyond one machine", 1)[1]
-    block = re.findall(r"```python\n(.*?)```", section, re.S)[0]
-    monkeypatch.setattr(dask.distributed, "Client", lambda *args, **kwargs: client)
-    ns = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")           # a short fit: a convergence warning
-        exec(block, ns)
-    W = ns["net"].n_weights
-    assert ns["H"].shape == (W, W) and ns["res"].nit == 10
-    assert ns["reg"].n_features_in_ == 10 and ns["obj"].client is client

@@ -309,27 +309,34 @@ class DistributedObjective:
             return self.client.compute(x, sync=True)
         return x.compute()
 
-    def _broadcast(self, a, index):
+    def _broadcast(self, a, index, futures):
         """``(argument, index)`` giving ``a`` to every partition: scattered to all workers
-        with a client (once per evaluation), passed by reference on the local schedulers."""
+        with a client (once per evaluation; the future is added to ``futures``, released
+        when the evaluation ends), passed by reference on the local schedulers."""
         if self.client is None:
             return a, None
         da = _dask().array
         future = self.client.scatter(a, broadcast=True, hash=False)
+        futures.append(future)
         return da.from_delayed(future, a.shape, dtype=a.dtype), index[:a.ndim]
 
     def _sum(self, what, w, extra=None, shape=()):
         """Σ over partitions of ``what`` (an array of ``shape``), by Dask's tree sum."""
         da = _dask().array
-        args = [self._place, "iz", self.X, "ij", self.T, "ik", *self._broadcast(w, "a")]
+        futures = []
+        args = [self._place, "iz", self.X, "ij", self.T, "ik", *self._broadcast(w, "a", futures)]
         if extra is not None:
-            args += self._broadcast(extra, "uv")
+            args += self._broadcast(extra, "uv", futures)
         out = "i" + "pqr"[:len(shape)]
         parts = da.blockwise(_partial, out, *args, self._part, None, what, None,
                              new_axes=dict(zip(out[1:], shape)), adjust_chunks={"i": 1},
                              align_arrays=False, concatenate=True, dtype=self.net.dtype,
                              meta=np.empty((0,) * len(out), dtype=self.net.dtype))
-        return self._compute(parts.sum(axis=0, split_every=self.split_every))
+        try:
+            return self._compute(parts.sum(axis=0, split_every=self.split_every))
+        finally:
+            for f in futures:               # the weights leave the workers with the evaluation
+                f.release()
 
     def _check_partitions(self):
         key = (self.X.name, self.T.name, self.net)
