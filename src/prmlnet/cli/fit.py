@@ -8,6 +8,7 @@ import click
 import numpy as np
 
 from ..activations import ACTIVATIONS
+from ..priors import GROUPINGS
 from ._common import DeferSigint, TASKS, choose_task, hidden_sizes, methods, progress_callback
 
 
@@ -45,9 +46,10 @@ from ._common import DeferSigint, TASKS, choose_task, hidden_sizes, methods, pro
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
 @click.option("--bayes", is_flag=True,
               help="Bayesian network (PRML 5.7): alpha (and beta) by the evidence framework, "
-                   "--alpha is the starting value; predict then gives error bars (regression) "
-                   "or moderated probabilities (classification).")
-@click.option("--prior", type=click.Choice(["single", "layers", "ard"]), default="single",
+                   "--alpha is the starting value (default: the best of runs from 0.01, 1 "
+                   "and 100); predict then gives error bars (regression) or moderated "
+                   "probabilities (classification).")
+@click.option("--prior", type=click.Choice(GROUPINGS), default="single",
               show_default=True, help="With --bayes: one alpha, one per layer, or one per "
                                       "input (automatic relevance determination).")
 @click.option("--n-outer", type=click.IntRange(1), default=20, show_default=True,
@@ -180,7 +182,10 @@ def _bayes_estimator(task, hidden, activation, alpha, method, max_iter, tol, ear
                                "framework sets the regularisation without a validation set")
     if alpha <= 0:
         raise click.UsageError("--bayes needs a starting --alpha > 0 (e.g. 0.01)")
-    src = click.get_current_context().get_parameter_source("method")
+    ctx = click.get_current_context()
+    if ctx.get_parameter_source("alpha") == click.core.ParameterSource.DEFAULT:
+        alpha = None                 # the evidence loop's default starts
+    src = ctx.get_parameter_source("method")
     if src == click.core.ParameterSource.DEFAULT:
         method = "auto"              # MAP trainings: BFGS up to 500 weights, L-BFGS above
     elif method in ONLINE_METHODS:

@@ -104,7 +104,8 @@ class BaseMLP(BaseEstimator):
 
     def _make_objective(self, net, X, T):
         from ..objective import Objective
-        return Objective(net, X, T, alpha=self.alpha)
+        from ..priors import as_prior
+        return Objective(net, X, T, prior=as_prior(net, self.alpha))
 
     def _after_fit(self, X, T):
         pass
