@@ -1,0 +1,24 @@
+"""The prior and regularization sections of the tour (§5.5.1, §5.5.2, §5.5.7) in quick mode."""
+
+import pytest
+
+from prmlnet.tour import build
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def test_consistent_priors_and_samples_from_the_prior(tmp_path):
+    index, (page,) = build(tmp_path, quick=True, only="sec_08_")
+    assert len(page.figures) == 1 and page.figures[0].stat().st_size > 5000
+    n = page.numbers
+    # training on rescaled data with the prescribed α gives the same function ...
+    assert n["diff_inputs_scaled"] < 1e-5 and n["diff_targets_scaled"] < 1e-5
+    # ... and with one α for both layers it does not
+    assert n["diff_inputs_shared"] > 1e-2 and n["diff_targets_shared"] > 1e-2
+    # Figure 5.11: which precision governs which property, computed from the samples
+    names = ["W1", "b1", "W2", "b2"]
+    assert names[int(n["governs_V"])] == "W2" and n["ratio_W2_V"] == pytest.approx(0.1)
+    assert names[int(n["governs_ell"])] == "W1" and n["ratio_W1_ell"] > 1.5
+    assert names[int(n["governs_R"])] == "b1" and n["ratio_b1_R"] < 0.8
+    assert names[int(n["governs_O"])] == "b2"
+    assert all(n[f"ratio_b2_{s}"] == pytest.approx(1.0) for s in ("V", "ell", "R"))
