@@ -22,3 +22,17 @@ def test_consistent_priors_and_samples_from_the_prior(tmp_path):
     assert names[int(n["governs_R"])] == "b1" and n["ratio_b1_R"] < 0.8
     assert names[int(n["governs_O"])] == "b2"
     assert all(n[f"ratio_b2_{s}"] == pytest.approx(1.0) for s in ("V", "ell", "R"))
+
+
+def test_early_stopping_section(tmp_path):
+    index, (page,) = build(tmp_path, quick=True, only="sec_09_")
+    assert len(page.figures) == 2
+    n = page.numbers
+    # Figure 5.12: an interior validation minimum, the training error still falling
+    assert 0 < n["best_iter"] < 300
+    assert n["final_validation_error"] > 1.5 * n["best_validation_error"]
+    assert n["final_training_error"] < n["training_error_at_best"]
+    # Figure 5.13: the stopped point lies near the weight-decay minimum for α = 1/(ητ)
+    assert n["quadratic_distance"] < 0.15 * n["quadratic_norm"]
+    assert n["fraction_w2"] > 0.99 and n["fraction_w1"] < 0.7
+    assert n["gamma_early_stopping"] == pytest.approx(n["gamma_weight_decay"], abs=0.25)
