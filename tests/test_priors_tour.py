@@ -36,3 +36,14 @@ def test_early_stopping_section(tmp_path):
     assert n["quadratic_distance"] < 0.15 * n["quadratic_norm"]
     assert n["fraction_w2"] > 0.99 and n["fraction_w1"] < 0.7
     assert n["gamma_early_stopping"] == pytest.approx(n["gamma_weight_decay"], abs=0.25)
+
+
+def test_soft_weight_sharing_section(tmp_path):
+    index, (page,) = build(tmp_path, quick=True, only="sec_12_")
+    assert len(page.figures) == 1
+    n = page.numbers
+    assert n["mixture_mu0"] == 0.0                       # the pinned component
+    assert n["density_integral"] == pytest.approx(1.0, abs=1e-3)
+    assert 2 <= n["n_components_used"] <= 4
+    for k in ("weight_decay", "soft_weight_sharing", "early_stopping"):
+        assert 0.04 * 0.9 < n[f"test_{k}"] < 3 * 0.04    # noise variance 0.04
