@@ -407,10 +407,11 @@ def evidence_loop(net, X, T, *, prior="single", alpha=None, beta=None, w0=None, 
         gets the exact H·v of the regularised error.
     hessian, negative :
         See :func:`prmlnet.bayes.laplace`. Where A is not positive definite after a
-        training (``"auto"`` and ``"keep"``), the weights are not at a minimum:
-        the loop steps off along the direction of negative curvature and trains
-        again (at most three times), and only then clips (noted; ``"keep"`` too,
-        so the loop always runs to its end).
+        training (``"auto"`` and ``"keep"``), the weights are not at a minimum of
+        βE_D + E_W: the loop trains once more — from a step along the direction of
+        negative curvature if the training had converged (a saddle point) — and
+        only then clips (noted in ``notes``; under ``"keep"`` too, so the loop
+        always runs to its end).
     fix_beta : bool
         Keep β at its initial value.
     select : {"best", "last"}
@@ -559,7 +560,7 @@ def _starting_priors(net, prior, alpha):
     return base, starts
 
 
-def _posterior(train, w, prior, beta, hessian, negative, notes, it, retrain=2):
+def _posterior(train, w, prior, beta, hessian, negative, notes, it, retrain=1):
     """The Laplace posterior at a trained w; where A is not positive definite (w is
     not at a minimum of β E_D + E_W) train further first — from a step along the
     negative curvature when the last training had converged (a saddle point) —
