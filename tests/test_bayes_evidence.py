@@ -288,3 +288,10 @@ def test_ctrl_c_keeps_the_last_consistent_iteration(rng, monkeypatch):
     assert res.iteration == 1 and res.beta == res.history["beta"][-1]
     assert res.log_evidence == res.history["log_evidence"][-1]
     assert res.posterior.beta == res.beta
+
+
+def test_replaced_names_say_what_replaces_them():
+    with pytest.raises(AttributeError, match="gaussian_prior"):
+        bayes.prior_groups
+    with pytest.raises(AttributeError, match="alpha_vector"):
+        bayes.group_alpha_vector

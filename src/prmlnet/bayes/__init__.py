@@ -29,3 +29,17 @@ __all__ = [
     "Reestimate", "gamma_from_eigenvalues", "DEFAULT_STARTS", "ALPHA_RANGE", "BETA_RANGE",
     "compare_hidden_units", "ModelComparison",
 ]
+
+
+_REPLACED = {
+    "prior_groups": "prmlnet.priors.gaussian_prior(net, grouping).groups",
+    "group_alpha_vector": "prmlnet.priors.gaussian_prior(net, grouping, alpha).alpha_vector "
+                          "(or GaussianPrior(groups, alpha, W).alpha_vector)",
+}
+
+
+def __getattr__(name):
+    if name in _REPLACED:
+        raise AttributeError(f"prmlnet.bayes.{name} was replaced by the one prior object: use "
+                             f"{_REPLACED[name]}")
+    raise AttributeError(f"module 'prmlnet.bayes' has no attribute {name!r}")

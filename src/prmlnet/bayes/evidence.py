@@ -136,12 +136,9 @@ def log_evidence(post: LaplacePosterior, X, T):
     """
     net, w, prior = post.net, post.w, post.prior
     E_D, NK = _data_terms(net, w, X, T)
-    log_prior = 0.0
-    for name, idx in prior.groups.items():
-        a = prior.alpha[name]
-        if a > 0:
-            log_prior += 0.5 * idx.size * math.log(a / (2 * math.pi)) \
-                - 0.5 * a * float(w[idx] @ w[idx])
+    proper = {k: idx for k, idx in prior.groups.items() if prior.alpha[k] > 0}
+    log_prior = 0.0 if not proper else GaussianPrior(
+        proper, {k: prior.alpha[k] for k in proper}, prior.n_weights).log_pdf(w)
     value = (-post.beta * E_D + log_prior + 0.5 * w.size * math.log(2 * math.pi)
              - 0.5 * post.log_det)
     if NK:
