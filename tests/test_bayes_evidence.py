@@ -272,7 +272,7 @@ def test_beta_is_kept_when_gamma_exceeds_the_number_of_targets(rng):
 def test_ctrl_c_keeps_the_last_consistent_iteration(rng, monkeypatch):
     X, T = sine_ard(rng, N=20)
     net = prmlnet.Network((2, 2, 1))
-    real = bayes.evidence.laplace
+    real = bayes.loop.laplace
     rows = []
 
     def flaky(*args, **kwargs):              # Ctrl-C inside the third row's Laplace step
@@ -280,7 +280,7 @@ def test_ctrl_c_keeps_the_last_consistent_iteration(rng, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(bayes.evidence, "laplace", flaky)
+    monkeypatch.setattr(bayes.loop, "laplace", flaky)
     res = bayes.evidence_loop(net, X, T, alpha=0.01, n_outer=10, tol=1e-12, max_iter=100,
                               rng=0, callback=rows.append, select="last")
     assert res.status == "stopped" and not res.converged

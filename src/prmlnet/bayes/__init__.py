@@ -18,9 +18,9 @@ by N (the book's), so γ, α, β and the evidence are the book's numbers.
 """
 
 from .compare import ModelComparison, compare_hidden_units
-from .evidence import (ALPHA_RANGE, BETA_RANGE, DEFAULT_STARTS, EvidenceResult, Reestimate,
-                       effective_parameters, evidence_loop, gamma_from_eigenvalues, log_evidence,
-                       reestimate)
+from .evidence import (ALPHA_RANGE, BETA_RANGE, Reestimate, effective_parameters,
+                       gamma_from_eigenvalues, log_evidence, reestimate)
+from .loop import DEFAULT_STARTS, EvidenceResult, evidence_loop
 from .laplace import LaplacePosterior, data_hessian, kappa, laplace
 
 __all__ = [

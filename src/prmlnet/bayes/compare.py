@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..network import Network
-from .evidence import EvidenceResult, evidence_loop
+from .loop import EvidenceResult, evidence_loop
 from .._rng import as_rng
 
 __all__ = ["compare_hidden_units", "ModelComparison"]

@@ -30,7 +30,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..bayes import LaplacePosterior, evidence_loop
-from ..bayes.evidence import DEFAULT_STARTS
+from ..bayes.loop import DEFAULT_STARTS
 from ..bayes.laplace import HESSIANS, NEGATIVE
 from ..priors import GROUPINGS, gaussian_prior
 from .mlp import MLPClassifier, MLPRegressor
