@@ -273,3 +273,26 @@ def test_layer_priors_rescaled_with_the_data_leave_the_objective_invariant(trans
     assert np.max(np.abs(moved.gradient(v_min))) < 1e-8
     w_ref = minimize(ref, net.init_weights(rng), "bfgs", max_iter=3000, gtol=1e-10, ftol=0).x
     assert np.max(np.abs(shared.gradient(mapped_weights(net, w_ref, a, b, c, d)))) > 1e-2
+
+
+def test_function_spread_scales_as_one_over_root_alpha_w2():
+    """Figure 5.11's vertical scale: y = W2 z + b2, so with the offset switched off
+    (α_b2 large) the spread of y over draws from the prior goes as 1/√α_w2."""
+    net = prmlnet.Network((1, 12, 1))
+    x = np.linspace(-2, 2, 9)[:, None]
+    spread = {}
+    for a2 in (1.0, 4.0, 100.0):
+        prior = gaussian_prior(net, "layers", {"W1": 1.0, "b1": 1.0, "W2": a2, "b2": 1e8})
+        W = prior.sample(7, size=1500)
+        Y = np.stack([net.predict(w, x)[:, 0] for w in W])
+        spread[a2] = Y.std(axis=0)
+        Y0 = Y - W[:, -1:]                          # without the output bias b2
+        if a2 == 1.0:
+            base = Y0
+        else:                                       # the same draws, scaled exactly
+            assert np.allclose(Y0, base / np.sqrt(a2), rtol=1e-10, atol=1e-12)
+    ratio = spread[1.0] / spread[4.0]
+    assert np.allclose(ratio, 2.0, rtol=1e-3)
+    independent = np.stack([net.predict(w, x)[:, 0] for w in gaussian_prior(
+        net, "layers", {"W1": 1.0, "b1": 1.0, "W2": 100.0, "b2": 1e8}).sample(8, 1500)])
+    assert np.allclose(independent.std(0) * 10, spread[1.0], rtol=0.1)
