@@ -96,13 +96,46 @@ _PARAMS_DOC = r"""
 """
 
 
+_PRIOR_DOC = r"""    weight_prior : {"gaussian", "mixture"}, default "gaussian"
+        The prior over the weights. ``"gaussian"``: weight decay ``alpha``.
+        ``"mixture"``: soft weight sharing (§5.5.7) — a mixture of
+        ``n_prior_components`` Gaussians over the connection weights, its mixing
+        coefficients, centres and widths learned jointly with the weights,
+        added to the error as λΩ with λ = ``alpha`` (with one component of mean
+        0 and width 1 that is weight decay α); the biases keep weight decay
+        ``alpha``. The fitted mixture is ``mixture_``
+        (:class:`prmlnet.soft_weight_sharing.SoftWeightSharing`). Any method but
+        ``newton``.
+    n_prior_components : int, default 3
+        Components of the mixture with ``weight_prior="mixture"``.
+"""
+
+_MLP_PARAMS_DOC = _PARAMS_DOC.replace("    method : str, default \"scg\"", _PRIOR_DOC
+                                      + "    method : str, default \"scg\"", 1).replace(
+    "    n_features_in_ : int\n", "    mixture_ : SoftWeightSharing or None\n        The learned "
+    "mixture prior (``weight_prior=\"mixture\"`` only).\n    n_features_in_ : int\n", 1)
+
+
+def _mlp_init(self, hidden_layer_sizes, activation, alpha, weight_prior, n_prior_components,
+              method, max_iter, tol, early_stopping, validation_fraction, n_iter_no_change,
+              batch_size, learning_rate, standardize, random_state, verbose):
+    BaseMLP.__init__(self, hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+                     alpha=alpha, method=method, max_iter=max_iter, tol=tol,
+                     early_stopping=early_stopping, validation_fraction=validation_fraction,
+                     n_iter_no_change=n_iter_no_change, batch_size=batch_size,
+                     learning_rate=learning_rate, standardize=standardize,
+                     random_state=random_state, verbose=verbose)
+    self.weight_prior = weight_prior
+    self.n_prior_components = n_prior_components
+
+
 class MLPRegressor(RegressorMixin, BaseMLP):
     __doc__ = r"""Multilayer-perceptron regression: linear outputs, sum-of-squares error.
 
     Minimises :math:`E(\mathbf{w}) = \frac12 \sum_n \|\mathbf{y}(\mathbf{x}_n, \mathbf{w})
     - \mathbf{t}_n\|^2 + \frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}` (5.14, 5.112).
     ``y`` may have several columns (one network output each).
-    """ + _PARAMS_DOC + r"""
+    """ + _MLP_PARAMS_DOC + r"""
     Examples
     --------
     >>> import numpy as np
@@ -112,6 +145,16 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     >>> bool(reg.score(X, np.sin(3 * X).ravel()) > 0.99)
     True
     """
+
+    def __init__(self, hidden_layer_sizes=(10,), activation="tanh", alpha=0.01,
+                 weight_prior="gaussian", n_prior_components=3, method="scg", max_iter=200,
+                 tol=1e-5, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 batch_size=32, learning_rate=0.01, standardize=False, random_state=None,
+                 verbose=0):
+        _mlp_init(self, hidden_layer_sizes, activation, alpha, weight_prior,
+                  n_prior_components, method, max_iter, tol, early_stopping,
+                  validation_fraction, n_iter_no_change, batch_size, learning_rate,
+                  standardize, random_state, verbose)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -159,7 +202,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     multiclass cross-entropy (5.24); a label indicator matrix (several binary
     labels per sample) — K independent logistic outputs (5.23). In every case
     :math:`\partial E/\partial a_k = y_k - t_k` (5.18).
-    """ + _PARAMS_DOC + r"""
+    """ + _MLP_PARAMS_DOC + r"""
     classes_ : ndarray
         The class labels (``arange(K)`` for a label indicator matrix).
 
@@ -174,6 +217,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     """
 
     _y_numeric = False
+
+    def __init__(self, hidden_layer_sizes=(10,), activation="tanh", alpha=0.01,
+                 weight_prior="gaussian", n_prior_components=3, method="scg", max_iter=200,
+                 tol=1e-5, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 batch_size=32, learning_rate=0.01, standardize=False, random_state=None,
+                 verbose=0):
+        _mlp_init(self, hidden_layer_sizes, activation, alpha, weight_prior,
+                  n_prior_components, method, max_iter, tol, early_stopping,
+                  validation_fraction, n_iter_no_change, batch_size, learning_rate,
+                  standardize, random_state, verbose)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
