@@ -391,7 +391,7 @@ def laplace(net, w, X, T, prior, beta=1.0, *, hessian="exact", negative="auto", 
             L = _cholesky(beta * H, alpha)
     if L is None:
         A = beta * H
-        A[np.diag_indices_from(A)] += alpha
+        A[np.diag_indices_from(A)] += alpha                   # A = βH + diag(α)   (5.166)
         smallest = float(linalg.eigvalsh(A, subset_by_index=[0, 0])[0])
         advice = ("train w to a minimum of beta*E_D + E_W (at a minimum A is positive "
                   "semi-definite), or use negative='auto'" if negative == "keep" else
