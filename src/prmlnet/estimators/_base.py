@@ -45,6 +45,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import modelfile
 from ..network import Network
+from . import _invariance
 from ._files import KINDS, _json_params, from_model_file, load
 
 __all__ = ["BaseMLP", "ONLINE_METHODS", "batch_methods", "from_model_file", "load",
@@ -75,7 +76,8 @@ class BaseMLP(BaseEstimator):
     def __init__(self, hidden_layer_sizes=(10,), activation="tanh", alpha=0.01, method="scg",
                  max_iter=200, tol=1e-5, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10, batch_size=32, learning_rate=0.01, standardize=False,
-                 random_state=None, verbose=0):
+                 random_state=None, verbose=0, image_shape=None, invariances=(),
+                 tangent_prop=0.0, tikhonov=0.0, augment=None, n_augment=5):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.alpha = alpha
@@ -90,6 +92,12 @@ class BaseMLP(BaseEstimator):
         self.standardize = standardize
         self.random_state = random_state
         self.verbose = verbose
+        self.image_shape = image_shape          # invariances (§5.5.3-5.5.5): _invariance.py
+        self.invariances = invariances
+        self.tangent_prop = tangent_prop
+        self.tikhonov = tikhonov
+        self.augment = augment
+        self.n_augment = n_augment
 
     # -- hooks (overridden by concrete estimators) ------------------------------
     def _encode_targets(self, y, first, classes=None):
@@ -104,7 +112,7 @@ class BaseMLP(BaseEstimator):
 
     def _make_objective(self, net, X, T):
         from ..objective import Objective
-        return Objective(net, X, T, alpha=self.alpha)
+        return Objective(net, X, T, alpha=self.alpha, terms=_invariance.terms(self, net, X))
 
     def _after_fit(self, X, T):
         pass
@@ -165,6 +173,7 @@ class BaseMLP(BaseEstimator):
             raise ValueError(f"batch_size must be a positive integer; got {self.batch_size!r}")
         if not (isinstance(self.learning_rate, (int, float, np.number)) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a number > 0; got {self.learning_rate!r}")
+        _invariance.check_params(self)
 
     def _rng(self):
         rs = self.random_state
@@ -217,6 +226,7 @@ class BaseMLP(BaseEstimator):
         self._check_params()
         first = not (incremental and hasattr(self, "w_"))
         X, y = self._validate(X, y, reset=first)
+        _invariance.check_features(self, X.shape[1])
         T = self._encode_targets(y, first, classes)
         if first:
             self._set_standardisation(X)
@@ -328,6 +338,7 @@ class BaseMLP(BaseEstimator):
     def _train_batch(self, w0, X, T, callback):
         from ..optim import minimize
         X, T, cb, stopper = self._with_early_stopping(X, T, self._callbacks(callback))
+        X, T = _invariance.augmented(self, X, T, self._rng_)      # a fixed augmented set
         obj = self._make_objective(self.net_, X, T)
         hvp = getattr(obj, "hvp", None) if self.method == "newton" else None
         kwargs = {"hvp": hvp} if hvp is not None else {}
@@ -366,7 +377,8 @@ class BaseMLP(BaseEstimator):
         # each mini-batch carries the share |B|/N of the prior (Objective.minibatch)
         result = train_online(obj.minibatch, w0, X, T, self._online_pair(),
                               batch_size=min(self.batch_size, X.shape[0]),
-                              n_epochs=self.max_iter, rng=self._rng_, callback=cb)
+                              n_epochs=self.max_iter, rng=self._rng_, callback=cb,
+                              transform=_invariance.transform(self))
         if converged and result.status == Status.CALLBACK_STOP:
             result["status"], result["success"] = Status.CONVERGED, True
             result["message"] = "converged: ‖∇E‖∞ <= tol at the end of an epoch"
@@ -383,6 +395,7 @@ class BaseMLP(BaseEstimator):
         if state is None:
             state = method.init(w)
         fun = self._make_objective(self.net_, X, T).minibatch
+        moved = _invariance.transform(self)
         N, B = X.shape[0], min(self.batch_size, X.shape[0])
         status, E_sum = Status.MAX_ITER, 0.0
         t0 = time.perf_counter()
@@ -390,7 +403,8 @@ class BaseMLP(BaseEstimator):
             order = self._rng_.permutation(N)
             for start in range(0, N, B):
                 idx = order[start:start + B]
-                E, g = fun(w, X[idx], T[idx])
+                Xb = X[idx] if moved is None else moved(X[idx], self._rng_)
+                E, g = fun(w, Xb, T[idx], rows=idx)
                 if not math.isfinite(E):
                     status = Status.NONFINITE
                     break

@@ -69,6 +69,34 @@ _PARAMS_DOC = r"""
         validation split): the same seed and data give bit-identical weights.
     verbose : int, default 0
         Print the error after every iteration.
+    image_shape : tuple of int or None, default None
+        (H, W) or (C, H, W): each row of X is an image flattened row-major
+        (NCHW), as the image transformations below need.
+    invariances : tuple of str, default ()
+        Transformations for tangent propagation (§5.5.4): ``translate_x``,
+        ``translate_y`` (``translate`` for both), ``rotate``, ``scale``,
+        ``thicken`` (see :mod:`prmlnet.invariance.images`): one tangent vector
+        per training pattern and transformation, of the raw images.
+    tangent_prop : float, default 0.0
+        λ of tangent propagation, :math:`E + \lambda\Omega` with
+        :math:`\Omega = \frac12\sum_n\sum_s \|\mathbf{J}_n\boldsymbol\tau_{ns}\|^2`
+        on the outputs y, **summed over patterns** (like α, not divided by N).
+        Needs ``invariances`` and ``image_shape``.
+    tikhonov : float, default 0.0
+        λ of the Tikhonov regularizer
+        :math:`\frac12\sum_n \|\nabla_{\mathbf{x}}\mathbf{y}(\mathbf{x}_n)\|^2`
+        (§5.5.5), summed over patterns; for any inputs.
+    augment : None, str, tuple of str or callable, default None
+        Training with transformed data (§5.5.5): ``"affine"`` (random shifts up
+        to half a pixel, rotations up to 0.2 rad, sizes within ±10 %),
+        ``"elastic"`` (elastic warping, Figure 5.14), ``"noise"`` (Gaussian
+        input noise, σ = 0.1), a tuple of names for all in turn, or any callable
+        ``(X, rng) -> X`` such as :class:`prmlnet.invariance.RandomAffine`.
+        Batch methods train on a fixed set of the originals and ``n_augment``
+        transformed copies of each; online methods transform every mini-batch
+        afresh. Draws come from the ``random_state`` generator (reproducible).
+    n_augment : int, default 5
+        Transformed copies of each pattern in the fixed set of batch methods.
 
     Attributes
     ----------
@@ -80,7 +108,9 @@ _PARAMS_DOC = r"""
         Iterations (or epochs) run.
     loss_ : float
         Final training error :math:`E(\mathbf{w})` — a sum over patterns plus
-        :math:`\frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}` (not a mean).
+        :math:`\frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}` (not a mean) and
+        the tangent-propagation and Tikhonov terms, on the untransformed
+        training data.
     loss_curve_ : list of float
         E after each iteration (epoch).
     result_ : prmlnet.optim.OptimizeResult

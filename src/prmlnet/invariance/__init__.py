@@ -1,0 +1,3 @@
+from .tangent import *  # noqa
+from .images import *  # noqa
+from .transformed import *  # noqa
