@@ -50,18 +50,19 @@ def test_omega_gradient_matches_central_differences(output, sizes, hidden, rng):
     assert relative_error(g, numeric) < 1e-7
 
 
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
 @pytest.mark.parametrize("sizes", DEPTHS)
 @pytest.mark.parametrize("output", OUTPUTS)
-def test_tikhonov_is_half_the_squared_jacobian_norm(output, sizes, rng):
+def test_tikhonov_is_half_the_squared_jacobian_norm(output, sizes, mode, rng):
     net, w, X, _ = problem(rng, sizes, "softplus", output)
-    Omega, g = tikhonov_penalty(net, w, X)
+    Omega, g = tikhonov_penalty(net, w, X, mode)
     assert Omega == pytest.approx(0.5 * np.sum(net.jacobian(w, X) ** 2), rel=1e-13)
-    numeric = central_differences(lambda u: tikhonov_penalty(net, u, X)[0], w)
+    numeric = central_differences(lambda u: tikhonov_penalty(net, u, X, mode)[0], w)
     assert relative_error(g, numeric) < 1e-7
     # the same as tangent propagation with the D unit tangents
     unit = np.broadcast_to(np.eye(X.shape[1]), (X.shape[0],) + (X.shape[1],) * 2)
     O2, g2 = tangent_penalty(net, w, X, unit)
-    assert O2 == pytest.approx(Omega, rel=1e-13) and relative_error(g2, g) < 1e-13
+    assert O2 == pytest.approx(Omega, rel=1e-13) and relative_error(g2, g) < 1e-12
 
 
 @pytest.mark.parametrize("chunk_size", [2, 100])
@@ -70,7 +71,7 @@ def test_objective_with_tangent_propagation(output, chunk_size, rng):
     net, w, X, tau = problem(rng, (3, 4, 2), "tanh", output, N=7, S=3)
     T = make_targets(output, 7, 2, rng)
     tp = TangentPropagation(net, tau, lam=0.7)
-    obj = Objective(net, X, T, alpha=0.1, beta=2.0, terms=[tp, Tikhonov(net, 0.3)],
+    obj = Objective(net, X, T, alpha=0.1, beta=2.0, terms=[tp, Tikhonov(net, 0.3, "reverse")],
                     chunk_size=chunk_size)
     E, g = obj(w)
     expected = (2.0 * net.error(w, X, T) + 0.05 * w @ w + 0.7 * tangent_penalty(net, w, X, tau)[0]
@@ -84,6 +85,12 @@ def test_objective_with_tangent_propagation(output, chunk_size, rng):
     Ed, gd = net.error_and_gradient(w, X, T)
     assert Ef == pytest.approx(2.0 * Ed + Et, rel=1e-13)
     assert relative_error(gf, 2.0 * gd + gt) < 1e-13
+    for mode in ("forward", "reverse"):
+        tik = Tikhonov(net, 0.3, mode)
+        Ef, gf = tik.value_and_gradient_with_data(w, batch, beta=2.0)
+        Et, gt = tik.value_and_gradient(w, batch)
+        assert Ef == pytest.approx(2.0 * Ed + Et, rel=1e-13)
+        assert relative_error(gf, 2.0 * gd + gt) < 1e-13
 
 
 def test_minibatches_pick_their_own_tangents(rng):

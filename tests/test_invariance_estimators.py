@@ -105,3 +105,28 @@ def test_bad_invariance_parameters_are_refused_before_work(params, message, few_
     X, y = few_digits
     with pytest.raises(ValueError, match=message):
         fit(X, y, **params)
+
+
+def test_the_command_line_trains_an_invariant_digit_classifier(few_digits, tmp_path, capsys):
+    from prmlnet.cli import main
+    X, y = few_digits
+    csv = tmp_path / "digits.csv"
+    header = ",".join([f"p{i}" for i in range(64)] + ["digit"])
+    np.savetxt(csv, np.column_stack([X, y]), delimiter=",", header=header, comments="",
+               fmt="%.6g")
+    out = tmp_path / "digits.model.npz"
+    main(["fit", str(csv), "-t", "digit", "--image-shape", "8x8", "--invariance", "translate",
+          "--invariance", "rotate", "--tangent-prop", "3", "--augment", "affine",
+          "--max-iter", "5", "-q", "-o", str(out)])
+    est = load(out)
+    assert est.get_params()["image_shape"] == (8, 8)
+    assert est.get_params()["invariances"] == ("translate", "rotate")
+    assert est.get_params()["augment"] == ("affine",) and est.tangent_prop == 3.0
+    for bad, message in [(["--image-shape", "8x7"], "holds 56 pixels"),
+                         (["--image-shape", "eight"], "expected HxW"),
+                         (["--bayes", "--tikhonov", "1"], "plain networks only")]:
+        with pytest.raises(SystemExit) as e:
+            main(["fit", str(csv), "-t", "digit", "--max-iter", "2", "-q", "-o", str(out), *bad])
+        assert e.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err

@@ -47,6 +47,8 @@ def test_omega_and_its_gradient_match_torch_func(hidden, sizes, output, rng):
 
     unit = torch.eye(sizes[0], dtype=torch.float64).expand(8, sizes[0], sizes[0])
     tik = torch_omega(predict, tX, unit)
-    Omega, g = tikhonov_penalty(net, w, X)
-    assert Omega == pytest.approx(tik(tw).item(), rel=1e-12)
-    assert relative_error(g, torch.func.grad(tik)(tw).numpy()) < 1e-10
+    tik_g = torch.func.grad(tik)(tw).numpy()
+    for mode in ("forward", "reverse"):
+        Omega, g = tikhonov_penalty(net, w, X, mode)
+        assert Omega == pytest.approx(tik(tw).item(), rel=1e-12)
+        assert relative_error(g, tik_g) < 1e-10

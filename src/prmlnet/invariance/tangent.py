@@ -9,7 +9,7 @@ The network's output changes along it at the rate
           \qquad J_{nki} = \frac{\partial y_{nk}}{\partial x_{ni}}
 
 and tangent propagation penalises that rate: the error becomes
-:math:`\widetilde{E} = E + \lambda\Omega` (5.127) with
+:math:`\widetilde{E} = E + \lambda\Omega` with
 
 .. math:: \Omega = \frac12 \sum_n \sum_s \sum_k \Big(\sum_i J_{nki}\,\tau_{nsi}\Big)^2
 
@@ -56,7 +56,10 @@ gradient cost about 1 + S gradient evaluations.
 sum over the training inputs of the squared Frobenius norm of the Jacobian —
 the regularizer that training with input noise of variance ξ² approximates
 with λ = ξ². :class:`Tikhonov` pushes the unit tangents through the first
-layer once for all patterns, instead of once per pattern.
+layer once for all patterns, instead of once per pattern; when there are fewer
+outputs than inputs (K < D) it works in reverse instead — the K rows of J by
+backpropagation (5.74), then the adjoints of that backward pass — which costs
+about 2K row passes instead of D tangent passes.
 """
 
 from __future__ import annotations
@@ -162,6 +165,60 @@ def _backward(net, w, tp, u, delta_out=None, out=None):
     return g
 
 
+def _tikhonov_reverse(net, w, X, lam=1.0, delta_out=None, cache=None):
+    r"""``(λΩ, λ∇Ω)`` of the Tikhonov term by reverse mode: K Jacobian rows, not D tangents.
+
+    The rows :math:`\mathbf{r}_l = \partial y_k/\partial\mathbf{a}_l` travel down
+    as in :meth:`Network.jacobian` (5.73, 5.74), giving J; an upward sweep then
+    carries the adjoints of that backward pass (:math:`\bar{\mathbf{J}} = \lambda\mathbf{J}`)
+    to the weights, leaving at every layer an adjoint of the pre-activations
+    (from h''(a), and at the outputs from the output model's second derivatives),
+    which a last backward pass — shared with the data term's deltas
+    ``delta_out`` — takes to the weights and biases.
+    """
+    c = net._forward(w, X) if cache is None else cache
+    layers, slices = net.layers, net.layer_slices()
+    L = len(layers)
+    N, K = c.y.shape
+    eye = np.eye(K, dtype=net.dtype)
+    r, u, slopes = [None] * L, [None] * L, [None] * L
+    # Backward: the Jacobian rows (5.74); u[l] = ∂y_k/∂x_l, r[l] = ∂y_k/∂a_l, (N·K, n)
+    r[L - 1] = net.output.output_jacobian(c.a[-1], c.y).reshape(N * K, K)
+    for l in range(L - 1, -1, -1):
+        u[l] = layers[l].input_grad(w[slices[l]], r[l])
+        if l > 0:
+            slopes[l - 1] = layers[l - 1].activation.dh(c.a[l - 1], c.inputs[l])
+            r[l - 1] = (u[l].reshape(N, K, -1) * slopes[l - 1][:, None, :]).reshape(N * K, -1)
+    J = u[0]                                                           # (N·K, D)
+    value = 0.5 * lam * float(np.vdot(J, J))
+    g = np.zeros(net.n_weights, dtype=net.dtype)
+    # Upward: adjoints of the backward pass, from ū_0 = λJ
+    bar = lam * J
+    abar = [None] * L
+    for l in range(L):
+        layer, s = layers[l], slices[l]
+        layer.weight_grad(bar, r[l], g[s], bias=False, add=True)       # u_l = r_l W_l
+        rbar = layer.linear(w[s], bar, bias=False)                     # r̄_l
+        if l < L - 1:                                                  # r_l = h'(a_l) u_{l+1}
+            rb = rbar.reshape(N, K, -1)
+            h2 = layer.activation.d2h(c.a[l], c.inputs[l + 1], slopes[l])
+            abar[l] = h2 * np.einsum("nkj,nkj->nj", u[l + 1].reshape(N, K, -1), rb)
+            bar = (rb * slopes[l][:, None, :]).reshape(N * K, -1)
+        else:                                                          # r_{L-1} = ∂y/∂a
+            units = np.broadcast_to(eye, (N, K, K))
+            abar[l] = net.output.tangent_backward(c.a[-1], c.y, units,
+                                                  rbar.reshape(N, K, K).transpose(0, 2, 1))[1]
+    # Backward: the adjoints of the pre-activations (and the data term's deltas)
+    delta = abar[L - 1] if delta_out is None else abar[L - 1] + delta_out
+    for l in range(L - 1, -1, -1):
+        layer, s = layers[l], slices[l]
+        layer.weight_grad(c.inputs[l], delta, g[s], add=True)
+        if l == 0:
+            break
+        delta = slopes[l - 1] * layer.input_grad(w[s], delta) + abar[l - 1]
+    return value, g
+
+
 def _as_tangents(net, tangents, N):
     """Tangents as an (N, S, D) array of the network's dtype, or raise ValueError."""
     tau = np.asarray(tangents)
@@ -211,16 +268,29 @@ def tangent_penalty(net, w, X, tangents):
     return 0.5 * float(np.vdot(tp.ty, tp.ty)), _backward(net, w, tp, tp.ty)
 
 
-def tikhonov_penalty(net, w, X):
+def tikhonov_penalty(net, w, X, mode="auto"):
     r""":math:`(\Omega, \nabla_{\mathbf{w}}\Omega)` with Ω = ½ Σ_n ‖∇_x y(x_n)‖² (§5.5.5).
 
     The sum over the training inputs of the squared Jacobian norm
-    :math:`\sum_k\sum_i J_{nki}^2`: tangent propagation with the D unit tangents.
+    :math:`\sum_k\sum_i J_{nki}^2`, exactly, with its exact gradient. ``mode``:
+    ``"forward"`` propagates the D unit tangents (tangent propagation),
+    ``"reverse"`` backpropagates the K Jacobian rows and then their adjoints;
+    ``"auto"`` (default) takes forward when D <= K, else reverse.
     """
     w, X, _ = net.check_data(w, X)
     _check_output(net)
+    if _tikhonov_mode(net, mode) == "reverse":
+        return _tikhonov_reverse(net, w, X)
     tp = _forward(net, w, X, None)
     return 0.5 * float(np.vdot(tp.ty, tp.ty)), _backward(net, w, tp, tp.ty)
+
+
+def _tikhonov_mode(net, mode):
+    if mode not in ("auto", "forward", "reverse"):
+        raise ValueError(f"mode must be 'auto', 'forward' or 'reverse'; got {mode!r}")
+    if mode == "auto":
+        return "forward" if net.n_inputs <= net.n_outputs else "reverse"
+    return mode
 
 
 class TangentPropagation(Term):
@@ -237,7 +307,7 @@ class TangentPropagation(Term):
         them from the batch's own inputs (needed when the inputs are transformed
         afresh for every mini-batch).
     lam : float, default 1.0
-        λ of (5.127), >= 0. Ω is a sum over patterns, like the error, so λ is
+        λ of :math:`\widetilde{E} = E + \lambda\Omega`, >= 0. Ω is a sum over patterns, like the error, so λ is
         not divided by N.
 
     Notes
@@ -322,15 +392,38 @@ class Tikhonov(TangentPropagation):
     input Jacobian, :math:`\sum_k \sum_i J_{nki}^2`. Training with additive input
     noise of variance ξ² (and a sum-of-squares error) approximates E + ξ²Ω for
     small ξ when the network is close to the regression function — the
-    equivalence of §5.5.5. Computed as tangent propagation with the D unit
-    tangents (about D tangent passes above the first layer).
+    equivalence of §5.5.5.
 
     Parameters
     ----------
     net : Network
     lam : float, default 1.0
         λ; ξ² for the noise equivalence.
+    mode : {"auto", "forward", "reverse"}, default "auto"
+        ``"forward"``: tangent propagation with the D unit tangents (the first
+        layer's tangents are the same for every pattern, so they are pushed
+        through it once); about D tangent passes. ``"reverse"``: the K rows of
+        the Jacobian are backpropagated (5.74), then their adjoints carried
+        forwards and one last backward pass gives the gradient; about 2K row
+        passes. ``"auto"`` takes forward when D <= K.
     """
 
-    def __init__(self, net, lam=1.0):
+    def __init__(self, net, lam=1.0, mode="auto"):
         super().__init__(net, None, lam)
+        self.mode = _tikhonov_mode(net, mode)
+
+    def __repr__(self):
+        return f"Tikhonov(lam={self.lam:g}, mode={self.mode!r})"
+
+    def value_and_gradient(self, w, batch):
+        if self.mode == "forward":
+            return super().value_and_gradient(w, batch)
+        return _tikhonov_reverse(self.net, w, batch.X, self.lam)
+
+    def value_and_gradient_with_data(self, w, batch, beta=1.0):
+        if self.mode == "forward":
+            return super().value_and_gradient_with_data(w, batch, beta)
+        c = self.net._forward(w, batch.X)
+        E, delta = self.net.output.error_and_delta(c.a[-1], c.y, batch.T)
+        value, g = _tikhonov_reverse(self.net, w, batch.X, self.lam, beta * delta, cache=c)
+        return beta * float(E) + value, g
