@@ -75,8 +75,8 @@ def epoch_costs(X, Y, tau, M, repeats):
 
 def digits_table(X, y, seeds, max_iter):
     settings = dict(hidden_layer_sizes=(20,), alpha=0.1, max_iter=max_iter, image_shape=(8, 8))
-    tp = dict(invariances=("translate",), tangent_prop=10.0)
-    aug = dict(augment="affine", n_augment=2)
+    tp = dict(invariances=("translate", "rotate"), tangent_prop=3.0)
+    aug = dict(augment="elastic", n_augment=2)
     configs = {"plain": {}, "tangent propagation": tp, "transformed data": aug,
                "both": {**tp, **aug}}
     errors = {k: [] for k in configs}
@@ -109,7 +109,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=25)
     parser.add_argument("--no-table", action="store_true", help="only the cost of an epoch")
-    parser.add_argument("--max-iter", type=int, default=100)
+    parser.add_argument("--max-iter", type=int, default=150)
     args = parser.parse_args()
     X, y = digits()
     Y = np.eye(10)[y]

@@ -26,8 +26,8 @@ import numpy as np
 
 #: the shorthand names of ``augment`` and what they stand for (raw input units)
 AUGMENTATIONS = {
-    "affine": "RandomAffine(shape, shift=0.5, angle=0.2, scale=0.1): shifts up to half a "
-              "pixel, rotations up to 0.2 rad (11.5°), sizes within ±10 %",
+    "affine": "RandomAffine(shape, shift=0.5, angle=0.1, scale=0.05): shifts up to half a "
+              "pixel, rotations up to 0.1 rad (5.7°), sizes within ±5 %",
     "elastic": "ElasticWarp(shape, alpha=0.5, sigma=1.5): smooth random displacements of "
                "half a pixel (rms)",
     "noise": "InputNoise(0.1): Gaussian noise of standard deviation 0.1 on every input",
@@ -134,7 +134,7 @@ def _random_transform(est):
     if a is None or callable(a):
         return a
     shape = _get(est, "image_shape")
-    make = {"affine": lambda: aug.RandomAffine(shape, shift=0.5, angle=0.2, scale=0.1),
+    make = {"affine": lambda: aug.RandomAffine(shape, shift=0.5, angle=0.1, scale=0.05),
             "elastic": lambda: aug.ElasticWarp(shape, alpha=0.5, sigma=1.5),
             "noise": lambda: aug.InputNoise(0.1)}
     parts = [make[n]() for n in _names(est)]

@@ -88,9 +88,9 @@ _PARAMS_DOC = r"""
         (§5.5.5), summed over patterns; for any inputs.
     augment : None, str, tuple of str or callable, default None
         Training with transformed data (§5.5.5): ``"affine"`` (random shifts up
-        to half a pixel, rotations up to 0.2 rad, sizes within ±10 %),
-        ``"elastic"`` (elastic warping, Figure 5.14), ``"noise"`` (Gaussian
-        input noise, σ = 0.1), a tuple of names for all in turn, or any callable
+        to half a pixel, rotations up to 0.1 rad, sizes within ±5 %),
+        ``"elastic"`` (elastic warping, Figure 5.14: 0.5 pixels rms, smoothed
+        over 1.5 pixels), ``"noise"`` (Gaussian input noise, σ = 0.1), a tuple of names for all in turn, or any callable
         ``(X, rng) -> X`` such as :class:`prmlnet.invariance.RandomAffine`.
         Batch methods train on a fixed set of the originals and ``n_augment``
         transformed copies of each; online methods transform every mini-batch
