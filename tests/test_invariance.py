@@ -146,6 +146,8 @@ def test_bad_tangent_input_is_refused(rng):
         tangent_penalty(net, w, X, np.full_like(tau, np.nan))
     with pytest.raises(ValueError, match="lam"):
         TangentPropagation(net, tau, lam=-1.0)
+    with pytest.raises(ValueError, match="mode must be"):
+        Tikhonov(net, 1.0, mode="sideways")
     from prmlnet.mdn import MixtureDensity
     mdn = prmlnet.Network((3, 4, 9), output=MixtureDensity(3, 1))
     with pytest.raises(ValueError, match="tangent_backward"):

@@ -52,7 +52,8 @@ def test_tangents_follow_the_standardisation(few_digits):
 def test_the_same_seed_gives_the_same_augmented_run(method, few_digits):
     X, y = few_digits
     kw = dict(method=method, augment=("affine", "noise"), n_augment=2, tangent_prop=1.0,
-              invariances=("translate_x",), learning_rate=0.01, max_iter=3 if method == "adam" else 10)
+              invariances=("translate_x",), learning_rate=0.01,
+              max_iter=3 if method == "adam" else 10)
     a, b, c = fit(X, y, **kw), fit(X, y, **kw), fit(X, y, random_state=1, **kw)
     assert np.array_equal(a.w_, b.w_) and not np.allclose(a.w_, c.w_)
     p = fit(X, y, method=method, learning_rate=0.01, max_iter=kw["max_iter"])

@@ -1,6 +1,5 @@
 """Tangent propagation against PyTorch autodiff in float64: a jvp in x inside a grad in w."""
 
-import numpy as np
 import pytest
 
 from prmlnet.invariance import tangent_outputs, tangent_penalty, tikhonov_penalty

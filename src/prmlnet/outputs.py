@@ -229,11 +229,14 @@ class Softmax(OutputModel):
 
     def tangent_backward(self, a, y, ta, u):
         Y = y[:, None, :]
-        ty = Y * (ta - np.sum(Y * ta, axis=-1, keepdims=True))
-        psi = Y * (u - np.sum(Y * u, axis=-1, keepdims=True))      # Gᵀu, G symmetric
-        # ∂/∂a_m of Σ_k u_k ẏ_k = u_m ẏ_m - y_m (u·ẏ) - ẏ_m (u·y)
-        delta = (u * ty - Y * np.sum(u * ty, axis=-1, keepdims=True)
-                 - ty * np.sum(u * Y, axis=-1, keepdims=True)).sum(axis=1)
+        ty = self.tangent(a, y, ta)
+        yu = np.sum(Y * u, axis=-1, keepdims=True)                  # u·y
+        psi = Y * (u - yu)                                          # Gᵀu, G symmetric
+        # ∂/∂a_m of Σ_k u_k ẏ_k = u_m ẏ_m - y_m (u·ẏ) - ẏ_m (u·y), summed over s
+        uty = u * ty
+        delta = uty.sum(axis=1)
+        delta -= y * delta.sum(axis=-1, keepdims=True)
+        delta -= np.einsum("nsk,nsk->nk", ty, np.broadcast_to(yu, ty.shape))
         return psi, delta
 
 

@@ -140,7 +140,8 @@ def transform_images(X, shape, transform, amount, *, order=3, mode="grid-constan
     order : int, default 3
         Spline order of ``scipy.ndimage``'s interpolation.
     mode : str, default "grid-constant"
-        ``scipy.ndimage`` boundary mode (grid-constant: 0 outside the image, the spline running on into it).
+        ``scipy.ndimage`` boundary mode (grid-constant: 0 outside the image, the
+        spline running on into it).
 
     Returns
     -------

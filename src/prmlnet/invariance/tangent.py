@@ -36,7 +36,8 @@ Backwards, with :math:`\psi_j = \partial\Omega/\partial\dot a_j` and
     \psi_j = h'(a_j) \sum_k w_{kj}\psi_k, \qquad
     \delta_j = h'(a_j) \sum_k w_{kj}\delta_k + h''(a_j)\,\dot a_j \sum_k w_{kj}\psi_k,
 
-    \frac{\partial\Omega}{\partial w_{ji}} = \sum_n \Big(\delta_j x_i + \sum_s \psi_{sj}\dot x_{si}\Big),
+    \frac{\partial\Omega}{\partial w_{ji}}
+        = \sum_n \Big(\delta_j x_i + \sum_s \psi_{sj}\dot x_{si}\Big),
     \qquad \frac{\partial\Omega}{\partial b_j} = \sum_n \delta_j
 
 starting at the outputs from the output model's ``tangent_backward``
@@ -159,9 +160,10 @@ def _backward(net, w, tp, u, delta_out=None, out=None):
         dtx = layer.input_grad(w[s], psi_rows).reshape(N, S, -1)           # Σ_k w_kj ψ_k
         below, h1 = layers[l - 1], tp.slopes[l - 1]
         h2 = below.activation.d2h(c.a[l - 1], c.inputs[l], h1)             # h''(a_j)
-        ta = tp.ta[l - 1].reshape(N, S, -1)
-        delta = h1 * dx + h2 * np.einsum("nsj,nsj->nj", ta, dtx)
-        psi = dtx * h1[:, None, :]
+        curv = np.einsum("nsj,nsj->nj", tp.ta[l - 1].reshape(N, S, -1), dtx)
+        delta = np.multiply(dx, h1, out=dx)        # input_grad returns new arrays: reuse them
+        delta += h2 * curv
+        psi = np.multiply(dtx, h1[:, None, :], out=dtx)
     return g
 
 
@@ -307,8 +309,8 @@ class TangentPropagation(Term):
         them from the batch's own inputs (needed when the inputs are transformed
         afresh for every mini-batch).
     lam : float, default 1.0
-        λ of :math:`\widetilde{E} = E + \lambda\Omega`, >= 0. Ω is a sum over patterns, like the error, so λ is
-        not divided by N.
+        λ of :math:`\widetilde{E} = E + \lambda\Omega`, >= 0. Ω is a sum over
+        patterns, like the error, so λ is not divided by N.
 
     Notes
     -----
@@ -316,7 +318,8 @@ class TangentPropagation(Term):
               \Big(\sum_i J_{nki}\tau_{nsi}\Big)^2
 
     :meth:`hvp` is **not** exact: it differences the exact gradient,
-    :math:`(\nabla\Omega(\mathbf{w}+\epsilon\mathbf{v}) - \nabla\Omega(\mathbf{w}-\epsilon\mathbf{v}))/2\epsilon`,
+    :math:`(\nabla\Omega(\mathbf{w}+\epsilon\mathbf{v})
+    - \nabla\Omega(\mathbf{w}-\epsilon\mathbf{v}))/2\epsilon`,
     with :math:`\epsilon = 10^{-5}\max(1, \|\mathbf{w}\|_\infty)/\|\mathbf{v}\|_\infty`
     (relative error about 1e-8). No Hessian is given.
     """

@@ -139,8 +139,8 @@ def _figure_5_15(page):
     page.figure(fig, "manifold",
                 "Figure 5.15: a two-dimensional input space. Rotating xₙ about a point by an "
                 "angle ξ moves it along a curve ℳ (red), a one-dimensional manifold; for small ξ "
-                "the move is along the tangent vector τₙ = ∂s(xₙ, ξ)/∂ξ at ξ = 0 (blue, drawn at half "
-                "its length). The book sketches a general transformation; this one is a "
+                "the move is along the tangent vector τₙ = ∂s(xₙ, ξ)/∂ξ at ξ = 0 (blue, drawn "
+                "at half its length). The book sketches a general transformation; this one is a "
                 "real rotation.",
                 "A curved red arc through a black point with a blue arrow tangent to it at the "
                 "point.")
