@@ -1,4 +1,4 @@
-"""Invariances on the digits: the cost of tangent propagation, and what it and transformed data buy.
+"""Invariances on the digits: the cost of tangent propagation, and what invariances buy.
 
 1. **Cost of an epoch** with tangent propagation relative to plain training, on
    scikit-learn's 1,797 8×8 digits (64-M-10 softmax networks, M = 20 and 100):

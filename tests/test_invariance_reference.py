@@ -14,13 +14,12 @@ from torch_oracle import ACT, torch_network  # noqa: E402  (needs torch)
 
 
 def torch_omega(predict, X, tau):
-    """Ω(w) = ½ Σ_n Σ_s ‖J_n τ_ns‖², each J_n τ_ns a forward-mode jvp with respect to X."""
+    """Ω(w) = ½ Σ_n Σ_s ‖J_n τ_ns‖², each J_n τ_ns a forward-mode jvp with respect to X
+    (vmapped over the S tangents)."""
     def omega(w):
-        total = 0.0
-        for s in range(tau.shape[1]):
-            _, ty = torch.func.jvp(lambda x: predict(w, x), (X,), (tau[:, s],))
-            total = total + 0.5 * (ty ** 2).sum()
-        return total
+        jvp = lambda t: torch.func.jvp(lambda x: predict(w, x), (X,), (t,))[1]  # noqa: E731
+        ty = torch.func.vmap(jvp)(tau.transpose(0, 1))                         # (S, N, K)
+        return 0.5 * (ty ** 2).sum()
     return omega
 
 
