@@ -26,7 +26,7 @@ _LAZY = {
     "MixtureDensity": "prmlnet.mdn",
 }
 _SUBMODULES = {"hessian", "optim", "testing", "datasets", "objective", "mdn", "bayes",
-               "estimators", "modelfile", "tour", "invariance"}
+               "estimators", "modelfile", "tour", "distributed", "invariance"}
 
 
 def __getattr__(name):

@@ -60,13 +60,13 @@ class Layer:
         r"""R-forward pass (§5.4.6): :math:`(\mathcal{R}\{a\}, \mathcal{R}\{z\})`.
 
         ``v`` is this layer's slice of the direction; ``rx`` is R{x} (None for the
-        network input, whose R{x} is zero). ``dh``, if given, is h'(a) already
+        network input, whose R{x} is zero). (5.101)–(5.103), written for any layer. ``dh``, if given, is h'(a) already
         computed (the backward pass needs it too).
         """
-        ra = self.linear(v, x)
+        ra = self.linear(v, x)                         # Σ_i v_ji x_i            (5.101)
         if rx is not None:
-            ra += self.linear(p, rx, bias=False)
-        return ra, (self.activation.dh(a, z) if dh is None else dh) * ra
+            ra += self.linear(p, rx, bias=False)       # + Σ_j w_kj R{z_j}       (5.103)
+        return ra, (self.activation.dh(a, z) if dh is None else dh) * ra   # R{z_j} (5.102)
 
     def r_backward(self, p, v, x, rx, delta, rdelta, out, need_input=True):
         r"""Write the Hessian-vector product for this layer's weights into ``out``.
@@ -76,14 +76,15 @@ class Layer:
         Notes
         -----
         .. math:: \mathcal{R}\{\partial E/\partial w_{ji}\} = \mathcal{R}\{\delta_j\} x_i + \delta_j \mathcal{R}\{x_i\}
+                  \quad (5.110, 5.111)
         """
-        self.weight_grad(x, rdelta, out)
+        self.weight_grad(x, rdelta, out)               # R{δ_k} z_j   (5.110; x_i R{δ_j}, 5.111)
         if rx is not None:
-            self.weight_grad(rx, delta, out, bias=False, add=True)
+            self.weight_grad(rx, delta, out, bias=False, add=True)   # + δ_k R{z_j}  (5.110)
         if not need_input:
             return None
-        r_dx = self.input_grad(p, rdelta)
-        r_dx += self.input_grad(v, delta)
+        r_dx = self.input_grad(p, rdelta)              # Σ_k w_kj R{δ_k}   } the sums of
+        r_dx += self.input_grad(v, delta)              # + Σ_k v_kj δ_k    } (5.107)
         return r_dx
 
     # -- the same two passes for R directions at once -----------------------

@@ -313,6 +313,7 @@ class Network:
         L = len(self.layers)
         for l in range(L - 1, -1, -1):
             layer, s = self.layers[l], self._slices[l]
+            # ∂E/∂w_ji = Σ_n δ_j z_i into g (5.53, 5.57); dz = Σ_k w_kj δ_k, the sum of (5.56)
             dz = layer.backward(w[s], cache.inputs[l], delta, g[s], need_input=l > 0)
             if l > 0:
                 below = self.layers[l - 1]
@@ -339,7 +340,7 @@ class Network:
     def _error_and_gradient(self, w, X, T, out=None):
         c = self._forward(w, X)
         a, y = c.a[-1], c.y
-        E, delta = self.output.error_and_delta(a, y, T)
+        E, delta = self.output.error_and_delta(a, y, T)   # δ_k = ∂E/∂a_k (5.51): y_k − t_k (5.54)
         return E, self.backward(w, c, delta, out)
 
     def gradient(self, w, X, T):

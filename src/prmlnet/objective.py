@@ -310,16 +310,23 @@ class Objective:
 
     def hvp(self, w, v):
         r"""H v with H the Hessian of the whole objective: β ∇∇E_D by the R-operator
-        (§5.4.6), chunk by chunk, plus each term's."""
+        (§5.4.6), chunk by chunk, plus each term's.
+
+        ``v`` is one direction (W,) or R directions as rows (R, W); the data term
+        pushes all R through one pass per chunk (:func:`prmlnet.hessian.hvp`), the
+        terms take them one by one. Returns the shape of ``v``.
+        """
         from . import hessian
 
         w = self._w(w)
         v = np.asarray(v, dtype=self.net.dtype)
-        if v.shape != (self.net.n_weights,):
-            raise ValueError(f"v has shape {v.shape}; it must be ({self.net.n_weights},)")
+        W = self.net.n_weights
+        if v.shape != (W,) and not (v.ndim == 2 and v.shape[1] == W):
+            raise ValueError(f"v has shape {v.shape}; it must be ({W},) or (R, {W})")
         Hv = self._sum_chunks(hessian.hvp, w, v)
-        for part in self._term_curvature(w, "hvp", v):
-            Hv += part
+        for vr, out in ([(v, Hv)] if v.ndim == 1 else zip(v, Hv)):
+            for part in self._term_curvature(w, "hvp", vr):
+                out += part
         return Hv
 
     def hessian(self, w):

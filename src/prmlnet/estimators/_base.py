@@ -29,6 +29,10 @@ Conventions
   same objective, so the same ``alpha`` gives the same minimum (except that
   here α also applies to the biases). ``loss_curve_`` and ``loss_`` are values
   of this summed E.
+* **Dask arrays.** ``fit`` on dask arrays runs the batch methods on a
+  :class:`~prmlnet.distributed.DistributedObjective`, with the targets, the
+  standardisation and early stopping computed on the cluster too
+  (:mod:`prmlnet.estimators._dask`); online methods are refused there.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import modelfile
 from ..network import Network
-from . import _invariance
+from . import _dask, _invariance
 from ._files import KINDS, _json_params, from_model_file, load
 
 __all__ = ["BaseMLP", "ONLINE_METHODS", "batch_methods", "from_model_file", "load",
@@ -111,6 +115,9 @@ class BaseMLP(BaseEstimator):
         return self.net_.init_weights(self._rng_)
 
     def _make_objective(self, net, X, T):
+        if _dask.is_dask(X):                  # partitions on a Dask cluster (prmlnet.distributed)
+            from ..distributed import DistributedObjective
+            return DistributedObjective(net, X, T, alpha=self.alpha)
         from ..objective import Objective
         return Objective(net, X, T, alpha=self.alpha, terms=_invariance.terms(self, net, X))
 
@@ -184,8 +191,8 @@ class BaseMLP(BaseEstimator):
     # -- standardisation ----------------------------------------------------------
     def _set_standardisation(self, X):
         if self.standardize:
-            mean = X.mean(axis=0)
-            scale = X.std(axis=0)
+            mean, scale = _dask.column_stats(X) if _dask.is_dask(X) else (X.mean(axis=0),
+                                                                          X.std(axis=0))
             scale[~(scale > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
             self.x_mean_, self.x_scale_ = mean, scale
         else:
@@ -203,6 +210,9 @@ class BaseMLP(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Or a dask array (dask DataFrame): the batch methods then run on the
+            Dask cluster, without bringing the data to this process (see
+            :mod:`prmlnet.estimators._dask`); y must then be a dask collection too.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         callback : callable, optional
             Called once per iteration (epoch for online methods) with the
@@ -216,6 +226,8 @@ class BaseMLP(BaseEstimator):
         return self._fit(X, y, incremental=False, callback=callback)
 
     def _validate(self, X, y, reset):
+        if _dask.is_dask(X, y):
+            return _dask.validate(self, X, y, reset)
         X, y = validate_data(self, X, y, reset=reset, multi_output=True,
                              y_numeric=self._y_numeric, dtype=np.float64)
         return X, y
@@ -227,7 +239,11 @@ class BaseMLP(BaseEstimator):
         first = not (incremental and hasattr(self, "w_"))
         X, y = self._validate(X, y, reset=first)
         _invariance.check_features(self, X.shape[1])
-        T = self._encode_targets(y, first, classes)
+        if _dask.is_dask(X, y) and _invariance.active(self):
+            raise ValueError("the invariance parameters (tangent_prop, tikhonov, augment) do not "
+                             "go with dask arrays yet; pass NumPy arrays")
+        T = (_dask.encode_targets(self, y, first, classes) if _dask.is_dask(y)
+             else self._encode_targets(y, first, classes))
         if first:
             self._set_standardisation(X)
             output, n_out = self._output_model(T)
@@ -320,6 +336,8 @@ class BaseMLP(BaseEstimator):
             return X, T, cb, None
         from ..optim import EarlyStopping
         train, val = self._validation_split(X, T)
+        if _dask.is_dask(X):                  # the held-out error is summed on the cluster too
+            return _dask.with_early_stopping(self, X, T, train, val, cb)
         Xv, Tv = X[val], T[val]
         net = self.net_
         stopper = EarlyStopping(lambda w: net.error(w, Xv, Tv), patience=self.n_iter_no_change)

@@ -80,6 +80,12 @@ def check_params(est):
         raise ValueError(f"n_augment must be a positive integer; got {n!r}")
 
 
+def active(est):
+    """Whether any invariance parameter changes the training."""
+    return bool(_get(est, "tangent_prop") or _get(est, "tikhonov")
+                or _get(est, "augment") is not None)
+
+
 def check_features(est, n_features):
     """Raise ValueError if ``image_shape`` does not hold ``n_features`` pixels."""
     from ..invariance.images import image_shape

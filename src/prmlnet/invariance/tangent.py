@@ -9,12 +9,12 @@ The network's output changes along it at the rate
           \qquad J_{nki} = \frac{\partial y_{nk}}{\partial x_{ni}}
 
 and tangent propagation penalises that rate: the error becomes
-:math:`\widetilde{E} = E + \lambda\Omega` with
+:math:`\widetilde{E} = E + \lambda\Omega` (5.127) with
 
 .. math:: \Omega = \frac12 \sum_n \sum_s \sum_k \Big(\sum_i J_{nki}\,\tau_{nsi}\Big)^2
 
 summed over patterns n and over the S tangent vectors of each pattern (one per
-transformation). Ω is defined on the outputs **y after the output activation**
+transformation; (5.128) has one). Ω is defined on the outputs **y after the output activation**
 (for logistic and softmax outputs, on the probabilities, the book's J).
 
 The gradient ∂Ω/∂w is computed exactly, as the book describes: the tangent is
@@ -52,7 +52,7 @@ forward and backward pass with the data term
 :class:`~prmlnet.objective.Objective`), so that :math:`\widetilde{E}` and its
 gradient cost about 1 + S gradient evaluations.
 
-**Tikhonov** (§5.5.5): with the D unit vectors as tangents,
+**Tikhonov** (§5.5.5, (5.135)): with the D unit vectors as tangents,
 :math:`\Omega = \frac12\sum_n \|\nabla_{\mathbf{x}}\mathbf{y}(\mathbf{x}_n)\|^2`, the
 sum over the training inputs of the squared Frobenius norm of the Jacobian —
 the regularizer that training with input noise of variance ξ² approximates
@@ -314,8 +314,11 @@ class TangentPropagation(Term):
 
     Notes
     -----
-    .. math:: \lambda\Omega = \frac{\lambda}{2}\sum_n\sum_s\sum_k
-              \Big(\sum_i J_{nki}\tau_{nsi}\Big)^2
+    .. math:: \widetilde{E} = E + \lambda\Omega \quad (5.127), \qquad
+              \lambda\Omega = \frac{\lambda}{2}\sum_n\sum_s\sum_k
+              \Big(\sum_i J_{nki}\tau_{nsi}\Big)^2 \quad (5.128)
+
+    summed over the S tangents of each pattern as well (the book has one).
 
     :meth:`hvp` is **not** exact: it differences the exact gradient,
     :math:`(\nabla\Omega(\mathbf{w}+\epsilon\mathbf{v})
@@ -391,8 +394,10 @@ class TangentPropagation(Term):
 class Tikhonov(TangentPropagation):
     r"""The Tikhonov regularizer λΩ, Ω = ½ Σ_n ‖∇_x y(x_n)‖² (§5.5.5).
 
-    The sum over the objective's training inputs of the squared norm of the
-    input Jacobian, :math:`\sum_k \sum_i J_{nki}^2`. Training with additive input
+    The book's :math:`\Omega = \frac12\int\|\nabla\mathbf{y}(\mathbf{x})\|^2
+    p(\mathbf{x})\,\mathrm{d}\mathbf{x}` (5.135) with p(x) the training inputs: the
+    sum over the objective's patterns of the squared norm of the input
+    Jacobian, :math:`\sum_k \sum_i J_{nki}^2`. Training with additive input
     noise of variance ξ² (and a sum-of-squares error) approximates E + ξ²Ω for
     small ξ when the network is close to the regression function — the
     equivalence of §5.5.5.

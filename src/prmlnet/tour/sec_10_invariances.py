@@ -192,7 +192,7 @@ def _figure_5_16(page, img, shape):
 def _digits_table(page, X, y):
     page.equation(r"\Omega = \frac12 \sum_n \sum_k \Big(\sum_i J_{nki}\tau_{ni}\Big)^2, "
                   r"\qquad J_{nki} = \frac{\partial y_{nk}}{\partial x_{ni}}, \qquad "
-                  r"\widetilde{E} = E + \lambda\Omega", "§5.5.4")
+                  r"\widetilde{E} = E + \lambda\Omega", "5.127–5.128")
     page.text(
         "Tangent propagation (§5.5.4) adds λΩ to the error: Ω sums, over the patterns and "
         "the transformations, the squared rate at which the outputs y change along each "
@@ -300,7 +300,8 @@ def _tikhonov(page):
     ax1.set_ylabel("relative or rms difference")
     ax1.legend(fontsize=7)
     page.figure(fig, "tikhonov",
-                "Left: a 1-3-1 network fitted to noise-free values of a network of the same "
+                "Not a figure of the book. Left: a 1-3-1 network fitted to noise-free values of "
+                "a network of the same "
                 f"shape (green) at {N} inputs, trained with input noise (red) and with the "
                 "Tikhonov term instead (blue), both started from the true weights. Right: "
                 "against ξ², at the true weights how far the noise error departs from E + ξ²Ω "
