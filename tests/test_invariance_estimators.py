@@ -131,3 +131,10 @@ def test_the_command_line_trains_an_invariant_digit_classifier(few_digits, tmp_p
         assert e.value.code == 2
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_dask_arrays_refuse_the_invariance_parameters_before_work(few_digits):
+    da = pytest.importorskip("dask.array")
+    X, y = few_digits
+    with pytest.raises(ValueError, match="do not go with dask arrays"):
+        fit(da.from_array(X, chunks=60), da.from_array(y, chunks=60), tikhonov=1.0)
