@@ -25,6 +25,11 @@ ESTIMATORS = [
                   n_augment=1, random_state=0),
     MLPRegressor(hidden_layer_sizes=(8,), method="adam", learning_rate=0.01, max_iter=100,
                  tikhonov=0.01, augment="noise", random_state=0),
+    # soft weight sharing: the weights and the mixture's parameters trained together
+    MLPRegressor(hidden_layer_sizes=(8,), weight_prior="mixture", n_prior_components=2,
+                 max_iter=100, random_state=0),
+    MLPClassifier(hidden_layer_sizes=(8,), weight_prior="mixture", n_prior_components=2,
+                  method="adam", learning_rate=0.01, max_iter=100, random_state=0),
 ]
 
 

@@ -232,3 +232,67 @@ def test_train_online_gives_the_rows_to_per_pattern_terms(rng):
 def test_batch_carries_rows():
     b = Batch(np.zeros((2, 1)), np.zeros((2, 1)), slice(0, 2))
     assert b.rows == slice(0, 2)
+
+
+# -- consistent priors (§5.5.1) -------------------------------------------------------------
+def mapped_weights(net, w, a=1.0, b=0.0, c=1.0, d=0.0):
+    """The weights that compute the same function on inputs a x + b, targets c t + d."""
+    (W1, b1), (W2, b2) = net.unpack(w)
+    return np.concatenate([(W1 / a).ravel(), b1 - W1.sum(1) * b / a, (c * W2).ravel(),
+                           c * b2 + d])
+
+
+@pytest.mark.parametrize("transform", [dict(a=7.0, b=-2.0), dict(c=0.2, d=3.0)])
+def test_layer_priors_rescaled_with_the_data_leave_the_objective_invariant(transform, rng):
+    """x → a x + b with α_1 → a² α_1, and t → c t + d with α_2 → α_2/c² and β → β/c²: the
+    objective at the mapped weights equals the original one for every w, so the minima
+    (and trained network functions) correspond. A single α does not have this property."""
+    net = prmlnet.Network((2, 3, 1))
+    X, T = rng.standard_normal((10, 2)), rng.standard_normal((10, 1))
+    a, b = transform.get("a", 1.0), transform.get("b", 0.0)
+    c, d = transform.get("c", 1.0), transform.get("d", 0.0)
+    alpha, beta = {"W1": 0.3, "W2": 2.0}, 4.0
+    scaled = {"W1": alpha["W1"] * a * a, "W2": alpha["W2"] / (c * c)}
+    original = Objective(net, X, T, alpha=alpha, beta=beta)
+    moved = Objective(net, a * X + b, c * T + d, alpha=scaled, beta=beta / (c * c))
+    shared = Objective(net, a * X + b, c * T + d, alpha={"W1": 0.3, "W2": 0.3},
+                       beta=beta / (c * c))
+    ref = Objective(net, X, T, alpha={"W1": 0.3, "W2": 0.3}, beta=beta)
+    for _ in range(3):
+        w = net.init_weights(rng)
+        v = mapped_weights(net, w, a, b, c, d)
+        assert np.allclose(net.predict(v, a * X + b), c * net.predict(w, X) + d, rtol=1e-12)
+        assert moved.error(v) == pytest.approx(original.error(w), rel=1e-12)
+        assert abs(shared.error(v) - ref.error(w)) > 1e-3 * abs(ref.error(w))
+    # a minimum of the original maps to a minimum of the rescaled problem, not of the shared one
+    from prmlnet.optim import minimize
+    w_min = minimize(original, net.init_weights(rng), "bfgs", max_iter=3000, gtol=1e-10,
+                     ftol=0).x
+    v_min = mapped_weights(net, w_min, a, b, c, d)
+    assert np.max(np.abs(original.gradient(w_min))) < 1e-9
+    assert np.max(np.abs(moved.gradient(v_min))) < 1e-8
+    w_ref = minimize(ref, net.init_weights(rng), "bfgs", max_iter=3000, gtol=1e-10, ftol=0).x
+    assert np.max(np.abs(shared.gradient(mapped_weights(net, w_ref, a, b, c, d)))) > 1e-2
+
+
+def test_function_spread_scales_as_one_over_root_alpha_w2():
+    """Figure 5.11's vertical scale: y = W2 z + b2, so with the offset switched off
+    (α_b2 large) the spread of y over draws from the prior goes as 1/√α_w2."""
+    net = prmlnet.Network((1, 12, 1))
+    x = np.linspace(-2, 2, 9)[:, None]
+    spread = {}
+    for a2 in (1.0, 4.0, 100.0):
+        prior = gaussian_prior(net, "layers", {"W1": 1.0, "b1": 1.0, "W2": a2, "b2": 1e8})
+        W = prior.sample(7, size=1500)
+        Y = np.stack([net.predict(w, x)[:, 0] for w in W])
+        spread[a2] = Y.std(axis=0)
+        Y0 = Y - W[:, -1:]                          # without the output bias b2
+        if a2 == 1.0:
+            base = Y0
+        else:                                       # the same draws, scaled exactly
+            assert np.allclose(Y0, base / np.sqrt(a2), rtol=1e-10, atol=1e-12)
+    ratio = spread[1.0] / spread[4.0]
+    assert np.allclose(ratio, 2.0, rtol=1e-3)
+    independent = np.stack([net.predict(w, x)[:, 0] for w in gaussian_prior(
+        net, "layers", {"W1": 1.0, "b1": 1.0, "W2": 100.0, "b2": 1e8}).sample(8, 1500)])
+    assert np.allclose(independent.std(0) * 10, spread[1.0], rtol=0.1)

@@ -24,9 +24,12 @@ _LAZY = {
     "BayesianMLPClassifier": "prmlnet.estimators",
     "Objective": "prmlnet.objective",
     "MixtureDensity": "prmlnet.mdn",
+    "GaussianPrior": "prmlnet.priors",
+    "SoftWeightSharing": "prmlnet.soft_weight_sharing",
 }
 _SUBMODULES = {"hessian", "optim", "testing", "datasets", "objective", "mdn", "bayes",
-               "estimators", "modelfile", "tour", "distributed", "invariance"}
+               "estimators", "modelfile", "tour", "distributed", "priors",
+               "soft_weight_sharing", "invariance"}
 
 
 def __getattr__(name):

@@ -9,8 +9,10 @@ where the prior's :math:`\Omega_\text{prior} = -\ln p(\mathbf{w})` up to a const
 (:math:`E_W` of (5.112) for a Gaussian prior) and the :math:`\Omega_r` are extra
 regularizers. :class:`~prmlnet.objective.Objective` sums them; it knows them only
 through the :class:`Term` interface below, so a Gaussian prior, a mixture prior
-(soft weight sharing, §5.5.7) and a regularizer that needs the data (tangent
-propagation, §5.5.4) all enter the same way.
+(soft weight sharing, §5.5.7: :class:`prmlnet.soft_weight_sharing.SoftWeightSharing`,
+whose own parameters are learned through
+:class:`~prmlnet.soft_weight_sharing.SharedObjective`) and a regularizer that needs
+the data (tangent propagation, §5.5.4) all enter the same way.
 
 :class:`GaussianPrior` is *the* representation of a Gaussian prior in prmlnet —
 weight decay, the consistent per-layer priors of §5.5.1, automatic relevance

@@ -8,6 +8,7 @@ import click
 import numpy as np
 
 from ..activations import ACTIVATIONS
+from ..priors import GROUPINGS
 from ._common import DeferSigint, TASKS, choose_task, hidden_sizes, methods, progress_callback
 
 
@@ -41,7 +42,14 @@ def _image_shape(ctx, param, value):
 @click.option("--activation", type=click.Choice(sorted(ACTIVATIONS)), default="tanh",
               show_default=True, help="Hidden-unit activation.")
 @click.option("--alpha", type=click.FloatRange(min=0), default=0.01, show_default=True,
-              help="Weight decay α on (α/2)wᵀw, not divided by the number of samples.")
+              help="Weight decay α on (α/2)wᵀw, not divided by the number of samples "
+                   "(with --weight-prior mixture: λ of the mixture, and the biases' α).")
+@click.option("--weight-prior", type=click.Choice(["gaussian", "mixture"]), default="gaussian",
+              show_default=True,
+              help="gaussian: weight decay. mixture: soft weight sharing (PRML 5.5.7), a "
+                   "mixture of Gaussians over the weights learned with them.")
+@click.option("--prior-components", type=click.IntRange(1), default=3, show_default=True,
+              help="With --weight-prior mixture: the mixture's components.")
 @click.option("--method", type=click.Choice(methods()), default="scg", show_default=True)
 @click.option("--max-iter", type=click.IntRange(1), default=200, show_default=True,
               help="Iterations (epochs for online methods).")
@@ -57,9 +65,10 @@ def _image_shape(ctx, param, value):
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
 @click.option("--bayes", is_flag=True,
               help="Bayesian network (PRML 5.7): alpha (and beta) by the evidence framework, "
-                   "--alpha is the starting value; predict then gives error bars (regression) "
-                   "or moderated probabilities (classification).")
-@click.option("--prior", type=click.Choice(["single", "layers", "ard"]), default="single",
+                   "--alpha is the starting value (default: the best of runs from 0.01, 1 "
+                   "and 100); predict then gives error bars (regression) or moderated "
+                   "probabilities (classification).")
+@click.option("--prior", type=click.Choice(GROUPINGS), default="single",
               show_default=True, help="With --bayes: one alpha, one per layer, or one per "
                                       "input (automatic relevance determination).")
 @click.option("--n-outer", type=click.IntRange(1), default=20, show_default=True,
@@ -77,9 +86,9 @@ def _image_shape(ctx, param, value):
 @click.option("--augment", multiple=True, type=click.Choice(["affine", "elastic", "noise"]),
               help="Train on transformed copies (PRML 5.5.3): small random affine moves, "
                    "elastic warps (need --image-shape) or input noise; repeatable.")
-def fit(train, targets, ignored, task, components, hidden, activation, alpha, method, max_iter,
-        tol, early_stopping, no_standardize, seed, out, quiet, bayes, prior, n_outer,
-        image_shape, invariances, tangent_prop, tikhonov, augment):
+def fit(train, targets, ignored, task, components, hidden, activation, alpha, weight_prior,
+        prior_components, method, max_iter, tol, early_stopping, no_standardize, seed, out,
+        quiet, bayes, prior, n_outer, image_shape, invariances, tangent_prop, tikhonov, augment):
     """Train a network on a CSV file with a header (or a .npz of columns).
 
     Every column except the targets (and --ignore'd ones) is an input. Inputs are standardised (the
@@ -122,6 +131,13 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, me
 
     if bayes and task == "density":
         raise click.UsageError("--bayes does not go with --task density")
+    if weight_prior == "mixture" and (bayes or task == "density"):
+        raise click.UsageError("--weight-prior mixture goes with plain networks, not with "
+                               + ("--bayes (the evidence framework needs a Gaussian prior)"
+                                  if bayes else "--task density"))
+    if weight_prior == "mixture" and method == "newton":
+        raise click.UsageError("--weight-prior mixture does not go with --method newton (no "
+                               "H·v for the mixture's parameters); use bfgs, lbfgs, scg or cg")
     invariance = dict(image_shape=image_shape, invariances=invariances,
                       tangent_prop=tangent_prop, tikhonov=tikhonov, augment=augment or None)
     if (bayes or task == "density") and (invariances or tangent_prop or tikhonov or augment):
@@ -140,9 +156,11 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, me
                                                         no_standardize, seed, prior, n_outer)
     else:
         cls = MLPClassifier if task == "classification" else MLPRegressor
-        est = cls(hidden_layer_sizes=hidden, activation=activation, alpha=alpha, method=method,
-                  max_iter=max_iter, tol=tol, early_stopping=early_stopping,
-                  standardize=not no_standardize, random_state=seed, **invariance)
+        est = cls(hidden_layer_sizes=hidden, activation=activation, alpha=alpha,
+                  weight_prior=weight_prior, n_prior_components=prior_components,
+                  method=method, max_iter=max_iter, tol=tol, early_stopping=early_stopping,
+                  standardize=not no_standardize, random_state=seed,
+                  **invariance)
         bar_length = max_iter
     if not quiet:
         click.echo(f"task: {task}" + (f" ({why}; use --task to override)" if why else ""),
@@ -183,6 +201,11 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, me
                    f"{tr['n_iter']} iterations ({status}), {seconds:.2f} s", err=True)
         if bayes:
             _bayes_summary(est)
+        if getattr(est, "mixture_", None) is not None:
+            m = est.mixture_
+            click.echo("  weight mixture: " + ", ".join(
+                f"π {p:.3g} μ {mu:.3g} σ {sd:.3g}" for p, mu, sd in zip(m.pi, m.mu, m.sigma)),
+                err=True)
         if task == "classification":
             click.echo(f"  training accuracy {est.score(X, y):.4f}", err=True)
         elif task == "density":
@@ -211,7 +234,10 @@ def _bayes_estimator(task, hidden, activation, alpha, method, max_iter, tol, ear
                                "framework sets the regularisation without a validation set")
     if alpha <= 0:
         raise click.UsageError("--bayes needs a starting --alpha > 0 (e.g. 0.01)")
-    src = click.get_current_context().get_parameter_source("method")
+    ctx = click.get_current_context()
+    if ctx.get_parameter_source("alpha") == click.core.ParameterSource.DEFAULT:
+        alpha = None                 # the evidence loop's default starts
+    src = ctx.get_parameter_source("method")
     if src == click.core.ParameterSource.DEFAULT:
         method = "auto"              # MAP trainings: BFGS up to 500 weights, L-BFGS above
     elif method in ONLINE_METHODS:

@@ -11,7 +11,9 @@ only what differs:
                                (``classes_``) on the first fit
 ``_output_model(T)``           ``(output model or name, number of outputs)``
 ``_initial_weights(T)``        starting weights (default: ``net_.init_weights``)
-``_make_objective(net, X, T)`` the objective (default: weight decay α, β = 1)
+``_make_objective(net, X, T)`` the objective (default: weight decay α, β = 1; with
+                               ``weight_prior="mixture"`` α on the biases only, the
+                               soft-weight-sharing mixture joined in :meth:`_trained`)
 ``_after_fit(X, T)``           anything to compute at the trained weights
 ``_extra_state()``             ``(arrays, meta)`` to store in a model file
 ``_restore_state(arrays, meta)``  the reverse
@@ -49,7 +51,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import modelfile
 from ..network import Network
-from . import _dask, _invariance
+from . import _dask, _invariance, _weight_prior
 from ._files import KINDS, _json_params, from_model_file, load
 
 __all__ = ["BaseMLP", "ONLINE_METHODS", "batch_methods", "from_model_file", "load",
@@ -72,6 +74,14 @@ class BaseMLP(BaseEstimator):
     the signature) and call ``super().__init__`` or set the same attributes.
     """
 
+    # Estimators without these parameters (MDN, Bayesian) keep the Gaussian prior.
+    weight_prior = "gaussian"
+    n_prior_components = 3
+    # ... and no invariances (§5.5.3-5.5.5; see _invariance.py)
+    image_shape, invariances, augment = None, (), None
+    tangent_prop = tikhonov = 0.0
+    n_augment = 5
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith("_"):
@@ -80,8 +90,7 @@ class BaseMLP(BaseEstimator):
     def __init__(self, hidden_layer_sizes=(10,), activation="tanh", alpha=0.01, method="scg",
                  max_iter=200, tol=1e-5, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10, batch_size=32, learning_rate=0.01, standardize=False,
-                 random_state=None, verbose=0, image_shape=None, invariances=(),
-                 tangent_prop=0.0, tikhonov=0.0, augment=None, n_augment=5):
+                 random_state=None, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.alpha = alpha
@@ -96,12 +105,6 @@ class BaseMLP(BaseEstimator):
         self.standardize = standardize
         self.random_state = random_state
         self.verbose = verbose
-        self.image_shape = image_shape          # invariances (§5.5.3-5.5.5): _invariance.py
-        self.invariances = invariances
-        self.tangent_prop = tangent_prop
-        self.tikhonov = tikhonov
-        self.augment = augment
-        self.n_augment = n_augment
 
     # -- hooks (overridden by concrete estimators) ------------------------------
     def _encode_targets(self, y, first, classes=None):
@@ -115,11 +118,19 @@ class BaseMLP(BaseEstimator):
         return self.net_.init_weights(self._rng_)
 
     def _make_objective(self, net, X, T):
+        from ..priors import as_prior
+        prior = (_weight_prior.bias_prior(net, self.alpha) if self.weight_prior == "mixture"
+                 else as_prior(net, self.alpha))
         if _dask.is_dask(X):                  # partitions on a Dask cluster (prmlnet.distributed)
             from ..distributed import DistributedObjective
-            return DistributedObjective(net, X, T, alpha=self.alpha)
+            return DistributedObjective(net, X, T, prior=prior)
         from ..objective import Objective
-        return Objective(net, X, T, alpha=self.alpha, terms=_invariance.terms(self, net, X))
+        return Objective(net, X, T, prior=prior, terms=_invariance.terms(self, net, X))
+
+    def _trained(self, obj, w0):
+        """``(fun, x0)``: the objective over what is trained and its start (see
+        :func:`._weight_prior.trained`)."""
+        return _weight_prior.trained(self, obj, w0)
 
     def _after_fit(self, X, T):
         pass
@@ -180,6 +191,7 @@ class BaseMLP(BaseEstimator):
             raise ValueError(f"batch_size must be a positive integer; got {self.batch_size!r}")
         if not (isinstance(self.learning_rate, (int, float, np.number)) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a number > 0; got {self.learning_rate!r}")
+        _weight_prior.check(self)
         _invariance.check_params(self)
 
     def _rng(self):
@@ -257,6 +269,8 @@ class BaseMLP(BaseEstimator):
         else:
             w0 = self.w_
         Xs = self._transform(X)
+        if first:
+            self.__dict__.pop("mixture_", None)
         t0 = time.perf_counter()
         if incremental:
             result = self._train_epoch(w0, Xs, T, callback)
@@ -265,7 +279,7 @@ class BaseMLP(BaseEstimator):
         else:
             result = self._train_batch(w0, Xs, T, callback)
         seconds = time.perf_counter() - t0
-        self.w_ = np.ascontiguousarray(result.x, dtype=np.float64)
+        _weight_prior.take(self, result.x)
         self.result_ = result
         if incremental or result.history is None or len(result.history.fun) < 2:
             new = [float(result.fun)]
@@ -276,6 +290,8 @@ class BaseMLP(BaseEstimator):
         self.n_iter_ = max(self.n_iter_, 1)
         obj = self._make_objective(self.net_, Xs, T)
         self.loss_ = float(obj(self.w_)[0])
+        if getattr(self, "mixture_", None) is not None:
+            self.loss_ += float(self.mixture_.value_and_gradient(self.w_)[0])
         self.training_ = {
             "n_samples": int(X.shape[0]), "n_features": int(X.shape[1]),
             "method": self.method, "n_iter": int(self.n_iter_), "error": self.loss_,
@@ -339,8 +355,8 @@ class BaseMLP(BaseEstimator):
         if _dask.is_dask(X):                  # the held-out error is summed on the cluster too
             return _dask.with_early_stopping(self, X, T, train, val, cb)
         Xv, Tv = X[val], T[val]
-        net = self.net_
-        stopper = EarlyStopping(lambda w: net.error(w, Xv, Tv), patience=self.n_iter_no_change)
+        net, W = self.net_, self.net_.n_weights
+        stopper = EarlyStopping(lambda x: net.error(x[:W], Xv, Tv), patience=self.n_iter_no_change)
 
         def chained(info):
             return bool(stopper(info)) | bool(cb(info) if cb is not None else False)
@@ -357,7 +373,7 @@ class BaseMLP(BaseEstimator):
         from ..optim import minimize
         X, T, cb, stopper = self._with_early_stopping(X, T, self._callbacks(callback))
         X, T = _invariance.augmented(self, X, T, self._rng_)      # a fixed augmented set
-        obj = self._make_objective(self.net_, X, T)
+        obj, w0 = self._trained(self._make_objective(self.net_, X, T), w0)
         hvp = getattr(obj, "hvp", None) if self.method == "newton" else None
         kwargs = {"hvp": hvp} if hvp is not None else {}
         if self.method == "gd":
@@ -391,7 +407,7 @@ class BaseMLP(BaseEstimator):
             return user(info) if user is not None else False
 
         X, T, cb, stopper = self._with_early_stopping(X, T, cb)
-        obj = self._make_objective(self.net_, X, T)
+        obj, w0 = self._trained(self._make_objective(self.net_, X, T), w0)
         # each mini-batch carries the share |B|/N of the prior (Objective.minibatch)
         result = train_online(obj.minibatch, w0, X, T, self._online_pair(),
                               batch_size=min(self.batch_size, X.shape[0]),
@@ -409,10 +425,11 @@ class BaseMLP(BaseEstimator):
         from ..optim.result import History, OptimizeResult
         method = self._online_pair()
         state = getattr(self, "_online_state_", None)
+        obj, w0 = self._trained(self._make_objective(self.net_, X, T), w0)
         w = np.array(w0, dtype=np.float64)
         if state is None:
             state = method.init(w)
-        fun = self._make_objective(self.net_, X, T).minibatch
+        fun = obj.minibatch
         moved = _invariance.transform(self)
         N, B = X.shape[0], min(self.batch_size, X.shape[0])
         status, E_sum = Status.MAX_ITER, 0.0
@@ -469,12 +486,16 @@ class BaseMLP(BaseEstimator):
         training["n_iter"] = int(self.n_iter_)
         arrays = dict(arrays)
         arrays["loss_curve"] = np.asarray(self.loss_curve_, dtype=np.float64)
+        arrays.update(_weight_prior.file_arrays(self))
         return modelfile.ModelFile(
             kind=type(self).__name__, network=self.net_, w=self.w_,
             x_mean=self.x_mean_, x_scale=self.x_scale_,
             classes=getattr(self, "classes_", None),
             params=_json_params(self.get_params(deep=False)),
             training=training, arrays=arrays, meta=meta)
+
+    def _restore_prior(self, arrays):
+        _weight_prior.restore(self, arrays)
 
     def save(self, path):
         """Write the fitted estimator to a model file (see :mod:`prmlnet.modelfile`)."""
@@ -488,3 +509,4 @@ class BaseMLP(BaseEstimator):
             raise ValueError(f"{path} holds a {type(est).__name__}, not a {cls.__name__}; "
                              "use prmlnet.estimators.load to read any model file")
         return est
+

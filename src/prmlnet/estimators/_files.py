@@ -68,6 +68,7 @@ def from_model_file(mf: modelfile.ModelFile):
     est.loss_curve_ = [float(v) for v in arrays.pop("loss_curve", [])]
     est.result_ = None
     est._rng_ = est._rng()
+    est._restore_prior(arrays)
     est._restore_state(arrays, mf.meta)
     return est
 

@@ -11,8 +11,8 @@ parameters
                   callable ``(X, rng) -> X``
 ``n_augment``     transformed copies per pattern in the fixed set of batch methods
 
-from the estimator with defaults, so estimators that do not take them (their
-``__init__`` does not set them) are unaffected. Image transformations act on
+from the estimator; :class:`~prmlnet.estimators._base.BaseMLP` holds class-level
+defaults (no invariance), so estimators that do not take them are unaffected. Image transformations act on
 the raw images: with ``standardize=True`` the helpers undo and redo the
 standardisation around them, and tangent vectors are divided by ``x_scale_``
 (the chain rule).
@@ -33,12 +33,11 @@ AUGMENTATIONS = {
     "noise": "InputNoise(0.1): Gaussian noise of standard deviation 0.1 on every input",
 }
 
-_DEFAULTS = {"image_shape": None, "invariances": (), "tangent_prop": 0.0, "tikhonov": 0.0,
-             "augment": None, "n_augment": 5}
+PARAMS = ("image_shape", "invariances", "tangent_prop", "tikhonov", "augment", "n_augment")
 
 
 def _get(est, name):
-    return getattr(est, name, _DEFAULTS[name])
+    return getattr(est, name)
 
 
 def _names(est):

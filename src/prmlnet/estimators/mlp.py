@@ -69,7 +69,48 @@ _PARAMS_DOC = r"""
         validation split): the same seed and data give bit-identical weights.
     verbose : int, default 0
         Print the error after every iteration.
-    image_shape : tuple of int or None, default None
+    Attributes
+    ----------
+    net_ : prmlnet.Network
+        The network description (sizes, activations, output model).
+    w_ : ndarray of shape (net_.n_weights,)
+        The trained flat weight vector.
+    n_iter_ : int
+        Iterations (or epochs) run.
+    loss_ : float
+        Final training error :math:`E(\mathbf{w})` — a sum over patterns plus
+        :math:`\frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}` (not a mean) and
+        any regularizer terms, on the untransformed training data.
+    loss_curve_ : list of float
+        E after each iteration (epoch).
+    result_ : prmlnet.optim.OptimizeResult
+        The optimizer's result (status, evaluations, history). None after loading.
+    training_ : dict
+        Training metadata (data shape, error, iterations, status, seconds);
+        stored in model files.
+    x_mean_, x_scale_ : ndarray of shape (n_features,) or None
+        Input standardisation, or None when ``standardize`` is False.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when X has string column names (a pandas DataFrame).
+"""
+
+
+_PRIOR_DOC = r"""    weight_prior : {"gaussian", "mixture"}, default "gaussian"
+        The prior over the weights. ``"gaussian"``: weight decay ``alpha``.
+        ``"mixture"``: soft weight sharing (§5.5.7) — a mixture of
+        ``n_prior_components`` Gaussians over the connection weights, its mixing
+        coefficients, centres and widths learned jointly with the weights,
+        added to the error as λΩ with λ = ``alpha`` (with one component of mean
+        0 and width 1 that is weight decay α); the biases keep weight decay
+        ``alpha``. The fitted mixture is ``mixture_``
+        (:class:`prmlnet.soft_weight_sharing.SoftWeightSharing`). Any method but
+        ``newton``.
+    n_prior_components : int, default 3
+        Components of the mixture with ``weight_prior="mixture"``.
+"""
+
+_INVARIANCE_DOC = r"""    image_shape : tuple of int or None, default None
         (H, W) or (C, H, W): each row of X is an image flattened row-major
         (NCHW), as the image transformations below need.
     invariances : tuple of str, default ()
@@ -97,33 +138,28 @@ _PARAMS_DOC = r"""
         afresh. Draws come from the ``random_state`` generator (reproducible).
     n_augment : int, default 5
         Transformed copies of each pattern in the fixed set of batch methods.
-
-    Attributes
-    ----------
-    net_ : prmlnet.Network
-        The network description (sizes, activations, output model).
-    w_ : ndarray of shape (net_.n_weights,)
-        The trained flat weight vector.
-    n_iter_ : int
-        Iterations (or epochs) run.
-    loss_ : float
-        Final training error :math:`E(\mathbf{w})` — a sum over patterns plus
-        :math:`\frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}` (not a mean) and
-        the tangent-propagation and Tikhonov terms, on the untransformed
-        training data.
-    loss_curve_ : list of float
-        E after each iteration (epoch).
-    result_ : prmlnet.optim.OptimizeResult
-        The optimizer's result (status, evaluations, history). None after loading.
-    training_ : dict
-        Training metadata (data shape, error, iterations, status, seconds);
-        stored in model files.
-    x_mean_, x_scale_ : ndarray of shape (n_features,) or None
-        Input standardisation, or None when ``standardize`` is False.
-    n_features_in_ : int
-    feature_names_in_ : ndarray of str
-        Defined when X has string column names (a pandas DataFrame).
 """
+
+_MLP_PARAMS_DOC = _PARAMS_DOC.replace("    method : str, default \"scg\"", _PRIOR_DOC
+                                      + "    method : str, default \"scg\"", 1).replace(
+    "\n    Attributes\n", "\n" + _INVARIANCE_DOC + "\n    Attributes\n", 1).replace(
+    "    n_features_in_ : int\n", "    mixture_ : SoftWeightSharing or None\n        The learned "
+    "mixture prior (``weight_prior=\"mixture\"`` only).\n    n_features_in_ : int\n", 1)
+
+
+def _mlp_init(self, hidden_layer_sizes, activation, alpha, weight_prior, n_prior_components,
+              method, max_iter, tol, early_stopping, validation_fraction, n_iter_no_change,
+              batch_size, learning_rate, standardize, random_state, verbose, **invariance):
+    BaseMLP.__init__(self, hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+                     alpha=alpha, method=method, max_iter=max_iter, tol=tol,
+                     early_stopping=early_stopping, validation_fraction=validation_fraction,
+                     n_iter_no_change=n_iter_no_change, batch_size=batch_size,
+                     learning_rate=learning_rate, standardize=standardize,
+                     random_state=random_state, verbose=verbose)
+    self.weight_prior = weight_prior
+    self.n_prior_components = n_prior_components
+    for name, value in invariance.items():          # image_shape, invariances, ... (§5.5.3-5.5.5)
+        setattr(self, name, value)
 
 
 class MLPRegressor(RegressorMixin, BaseMLP):
@@ -132,7 +168,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     Minimises :math:`E(\mathbf{w}) = \frac12 \sum_n \|\mathbf{y}(\mathbf{x}_n, \mathbf{w})
     - \mathbf{t}_n\|^2 + \frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}` (5.14, 5.112).
     ``y`` may have several columns (one network output each).
-    """ + _PARAMS_DOC + r"""
+    """ + _MLP_PARAMS_DOC + r"""
     Examples
     --------
     >>> import numpy as np
@@ -142,6 +178,19 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     >>> bool(reg.score(X, np.sin(3 * X).ravel()) > 0.99)
     True
     """
+
+    def __init__(self, hidden_layer_sizes=(10,), activation="tanh", alpha=0.01,
+                 weight_prior="gaussian", n_prior_components=3, method="scg", max_iter=200,
+                 tol=1e-5, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 batch_size=32, learning_rate=0.01, standardize=False, random_state=None,
+                 verbose=0, image_shape=None, invariances=(), tangent_prop=0.0, tikhonov=0.0,
+                 augment=None, n_augment=5):
+        _mlp_init(self, hidden_layer_sizes, activation, alpha, weight_prior,
+                  n_prior_components, method, max_iter, tol, early_stopping,
+                  validation_fraction, n_iter_no_change, batch_size, learning_rate,
+                  standardize, random_state, verbose, image_shape=image_shape,
+                  invariances=invariances, tangent_prop=tangent_prop, tikhonov=tikhonov,
+                  augment=augment, n_augment=n_augment)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -189,7 +238,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     multiclass cross-entropy (5.24); a label indicator matrix (several binary
     labels per sample) — K independent logistic outputs (5.23). In every case
     :math:`\partial E/\partial a_k = y_k - t_k` (5.18).
-    """ + _PARAMS_DOC + r"""
+    """ + _MLP_PARAMS_DOC + r"""
     classes_ : ndarray
         The class labels (``arange(K)`` for a label indicator matrix).
 
@@ -204,6 +253,19 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     """
 
     _y_numeric = False
+
+    def __init__(self, hidden_layer_sizes=(10,), activation="tanh", alpha=0.01,
+                 weight_prior="gaussian", n_prior_components=3, method="scg", max_iter=200,
+                 tol=1e-5, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 batch_size=32, learning_rate=0.01, standardize=False, random_state=None,
+                 verbose=0, image_shape=None, invariances=(), tangent_prop=0.0, tikhonov=0.0,
+                 augment=None, n_augment=5):
+        _mlp_init(self, hidden_layer_sizes, activation, alpha, weight_prior,
+                  n_prior_components, method, max_iter, tol, early_stopping,
+                  validation_fraction, n_iter_no_change, batch_size, learning_rate,
+                  standardize, random_state, verbose, image_shape=image_shape,
+                  invariances=invariances, tangent_prop=tangent_prop, tikhonov=tikhonov,
+                  augment=augment, n_augment=n_augment)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -125,10 +125,14 @@ def run(page):
                [[i, float(a), float(b), float(g), float(e), float(d), int(n)] for i, a, b, g, e, d, n
                 in zip(it, h["alpha"][:, 0], h["beta"], h["gamma"].sum(1), h["log_evidence"],
                        h["E_D"], h["n_negative"])])
+    n_neg = int(h["n_negative"][res.iteration])
     page.text(
-        "Negative eigenvalues of H (last column) appear while w is not yet at a minimum of "
-        "the data error; the default policy sets them to zero, so such directions are left "
-        "to the prior and count nothing towards γ, and the table reports how many there were."
+        f"Negative eigenvalues of H (last column; {n_neg} at the returned weights) are "
+        "normal at a mode: w_MAP minimises βE_D + E_W, not E_D, so it is A = βH + αI that "
+        "must be positive semi-definite, and H may have eigenvalues down to about −α/β. "
+        "They are used as they are whenever A is positive definite; only where it is not "
+        "(training had not reached a minimum) are they set to zero, and the loop says so "
+        f"({int(h['clipped'].sum())} of the {len(h['beta'])} trainings here)."
     )
 
     # -- the evidence against the number of hidden units ----------------------------------
@@ -162,8 +166,9 @@ def run(page):
         "apart; a unit the data do not need sits near zero weights, where its copies "
         "coincide, and the factor would then reward useless units — so prmlnet leaves it "
         "out unless asked (compare_hidden_units(symmetry=True)). One α is shared by all "
-        "weights here; prmlnet.bayes.prior_groups offers one α per layer (the consistent "
-        "priors of §5.5.1) and one per input (automatic relevance determination)."
+        "weights here; prmlnet.priors.gaussian_prior(net, 'layers') gives one α per layer "
+        "(the consistent priors of §5.5.1) and gaussian_prior(net, 'ard') one per input "
+        "(automatic relevance determination)."
     )
     page.record("alpha", res.alpha["w"])
     page.record("beta", res.beta)
