@@ -29,7 +29,7 @@ _LAZY = {
 }
 _SUBMODULES = {"hessian", "optim", "testing", "datasets", "objective", "mdn", "bayes",
                "estimators", "modelfile", "tour", "distributed", "priors",
-               "soft_weight_sharing"}
+               "soft_weight_sharing", "invariance"}
 
 
 def __getattr__(name):

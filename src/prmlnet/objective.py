@@ -16,7 +16,9 @@ Sums over patterns are computed in chunks of at most ``chunk_size`` patterns,
 so memory does not grow with N, and the chunks' partial sums are added — the
 same reduction a distributed objective would do. Terms that are sums over
 patterns themselves (``Term.per_pattern``) are evaluated chunk by chunk beside
-the data term.
+the data term; one of them may share the data term's forward and backward pass
+(an optional method ``value_and_gradient_with_data(w, batch, beta)`` returning
+β E_D + Ω and its gradient on the batch, as tangent propagation does).
 """
 
 from __future__ import annotations
@@ -129,6 +131,12 @@ class Objective:
         self.n_patterns = X.shape[0]
         self._chunks = self._split(self.n_patterns)
         self._pattern_terms = tuple(t for t in terms if t.per_pattern)
+        # A per-pattern term may evaluate the data term with itself from one shared
+        # forward and backward pass (value_and_gradient_with_data); the first such
+        # term does, the others are evaluated on their own.
+        shared = [t for t in self._pattern_terms if hasattr(t, "value_and_gradient_with_data")]
+        self._fused_term = shared[0] if shared else None
+        self._unfused_terms = tuple(t for t in self._pattern_terms if t is not self._fused_term)
         self._weight_terms = ((prior,) if prior is not None else ()) + tuple(
             t for t in terms if not t.per_pattern)
         # Fast path: one α for every weight and nothing else (the common weight decay).
@@ -177,16 +185,21 @@ class Objective:
             return E, g
         E, g = 0.0, np.zeros(net.n_weights, dtype=net.dtype)
         buf = np.empty(net.n_weights, dtype=net.dtype)
+        fused, others = self._fused_term, self._unfused_terms
         for s in chunks:
-            Ec, gc = net._error_and_gradient(w, X[s], T[s], out=buf)
-            E += beta * Ec
-            g += beta * gc if beta != 1.0 else gc
-            if self._pattern_terms:
-                batch = Batch(X[s], T[s], s if rows is None else rows[s])
-                for term in self._pattern_terms:
-                    Et, gt = term.value_and_gradient(w, batch)
-                    E += Et
-                    g += gt
+            batch = Batch(X[s], T[s], s if rows is None else rows[s])
+            if fused is not None:          # the data term and this term share their passes
+                Ec, gc = fused.value_and_gradient_with_data(w, batch, beta)
+                E += Ec
+                g += gc
+            else:
+                Ec, gc = net._error_and_gradient(w, X[s], T[s], out=buf)
+                E += beta * Ec
+                g += beta * gc if beta != 1.0 else gc
+            for term in others:
+                Et, gt = term.value_and_gradient(w, batch)
+                E += Et
+                g += gt
         return E, g
 
     def __call__(self, w):

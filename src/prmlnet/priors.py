@@ -64,6 +64,12 @@ class Term:
     Subclasses implement :meth:`value_and_gradient`; :meth:`hvp` and
     :meth:`hessian` where they can (the objective raises a clear error when a
     second-order method needs what a term does not provide).
+
+    A per-pattern term that runs the network's forward pass itself may also
+    define ``value_and_gradient_with_data(w, batch, beta)``, returning
+    ``(β E_D + Ω, its gradient)`` on the batch from one shared forward and
+    backward pass; the objective then uses it in place of the separate
+    data-term evaluation (see :class:`prmlnet.invariance.TangentPropagation`).
     """
 
     per_pattern: bool = False

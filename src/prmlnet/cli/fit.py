@@ -12,6 +12,18 @@ from ..priors import GROUPINGS
 from ._common import DeferSigint, TASKS, choose_task, hidden_sizes, methods, progress_callback
 
 
+def _image_shape(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        shape = tuple(int(v) for v in value.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) not in (2, 3) or min(shape) < 1:
+        raise click.BadParameter(f"expected HxW or CxHxW like 8x8; got {value!r}")
+    return shape
+
+
 @click.command()
 @click.argument("train", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", "targets", required=True, multiple=True,
@@ -61,9 +73,22 @@ from ._common import DeferSigint, TASKS, choose_task, hidden_sizes, methods, pro
                                       "input (automatic relevance determination).")
 @click.option("--n-outer", type=click.IntRange(1), default=20, show_default=True,
               help="With --bayes: most re-estimations of alpha and beta.")
+@click.option("--image-shape", default=None, callback=_image_shape,
+              help="The input columns are the pixels of an image, row-major: HxW or CxHxW.")
+@click.option("--invariance", "invariances", multiple=True,
+              type=click.Choice(["translate", "translate_x", "translate_y", "rotate", "scale",
+                                 "thicken"]),
+              help="A transformation for tangent propagation (PRML 5.5.4); repeatable.")
+@click.option("--tangent-prop", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Strength λ of tangent propagation (needs --image-shape, --invariance).")
+@click.option("--tikhonov", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Strength λ of the Tikhonov regularizer ½Σ‖∇ₓy‖² (PRML 5.5.5).")
+@click.option("--augment", multiple=True, type=click.Choice(["affine", "elastic", "noise"]),
+              help="Train on transformed copies (PRML 5.5.3): small random affine moves, "
+                   "elastic warps (need --image-shape) or input noise; repeatable.")
 def fit(train, targets, ignored, task, components, hidden, activation, alpha, weight_prior,
         prior_components, method, max_iter, tol, early_stopping, no_standardize, seed, out,
-        quiet, bayes, prior, n_outer):
+        quiet, bayes, prior, n_outer, image_shape, invariances, tangent_prop, tikhonov, augment):
     """Train a network on a CSV file with a header (or a .npz of columns).
 
     Every column except the targets (and --ignore'd ones) is an input. Inputs are standardised (the
@@ -113,6 +138,11 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, we
     if weight_prior == "mixture" and method == "newton":
         raise click.UsageError("--weight-prior mixture does not go with --method newton (no "
                                "H·v for the mixture's parameters); use bfgs, lbfgs, scg or cg")
+    invariance = dict(image_shape=image_shape, invariances=invariances,
+                      tangent_prop=tangent_prop, tikhonov=tikhonov, augment=augment or None)
+    if (bayes or task == "density") and (invariances or tangent_prop or tikhonov or augment):
+        raise click.UsageError("the invariance options go with plain networks only, not with "
+                               "--bayes or --task density")
     if task == "density":
         cls = MDNRegressor
         est = cls(n_components=components, hidden_layer_sizes=hidden, activation=activation,
@@ -129,7 +159,8 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, we
         est = cls(hidden_layer_sizes=hidden, activation=activation, alpha=alpha,
                   weight_prior=weight_prior, n_prior_components=prior_components,
                   method=method, max_iter=max_iter, tol=tol, early_stopping=early_stopping,
-                  standardize=not no_standardize, random_state=seed)
+                  standardize=not no_standardize, random_state=seed,
+                  **invariance)
         bar_length = max_iter
     if not quiet:
         click.echo(f"task: {task}" + (f" ({why}; use --task to override)" if why else ""),

@@ -51,7 +51,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import modelfile
 from ..network import Network
-from . import _dask, _weight_prior
+from . import _dask, _invariance, _weight_prior
 from ._files import KINDS, _json_params, from_model_file, load
 
 __all__ = ["BaseMLP", "ONLINE_METHODS", "batch_methods", "from_model_file", "load",
@@ -77,6 +77,10 @@ class BaseMLP(BaseEstimator):
     # Estimators without these parameters (MDN, Bayesian) keep the Gaussian prior.
     weight_prior = "gaussian"
     n_prior_components = 3
+    # ... and no invariances (§5.5.3-5.5.5; see _invariance.py)
+    image_shape, invariances, augment = None, (), None
+    tangent_prop = tikhonov = 0.0
+    n_augment = 5
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -121,7 +125,7 @@ class BaseMLP(BaseEstimator):
             from ..distributed import DistributedObjective
             return DistributedObjective(net, X, T, prior=prior)
         from ..objective import Objective
-        return Objective(net, X, T, prior=prior)
+        return Objective(net, X, T, prior=prior, terms=_invariance.terms(self, net, X))
 
     def _trained(self, obj, w0):
         """``(fun, x0)``: the objective over what is trained and its start (see
@@ -188,6 +192,7 @@ class BaseMLP(BaseEstimator):
         if not (isinstance(self.learning_rate, (int, float, np.number)) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a number > 0; got {self.learning_rate!r}")
         _weight_prior.check(self)
+        _invariance.check_params(self)
 
     def _rng(self):
         rs = self.random_state
@@ -245,6 +250,10 @@ class BaseMLP(BaseEstimator):
         self._check_params()
         first = not (incremental and hasattr(self, "w_"))
         X, y = self._validate(X, y, reset=first)
+        _invariance.check_features(self, X.shape[1])
+        if _dask.is_dask(X, y) and _invariance.active(self):
+            raise ValueError("the invariance parameters (tangent_prop, tikhonov, augment) do not "
+                             "go with dask arrays yet; pass NumPy arrays")
         T = (_dask.encode_targets(self, y, first, classes) if _dask.is_dask(y)
              else self._encode_targets(y, first, classes))
         if first:
@@ -363,6 +372,7 @@ class BaseMLP(BaseEstimator):
     def _train_batch(self, w0, X, T, callback):
         from ..optim import minimize
         X, T, cb, stopper = self._with_early_stopping(X, T, self._callbacks(callback))
+        X, T = _invariance.augmented(self, X, T, self._rng_)      # a fixed augmented set
         obj, w0 = self._trained(self._make_objective(self.net_, X, T), w0)
         hvp = getattr(obj, "hvp", None) if self.method == "newton" else None
         kwargs = {"hvp": hvp} if hvp is not None else {}
@@ -401,7 +411,8 @@ class BaseMLP(BaseEstimator):
         # each mini-batch carries the share |B|/N of the prior (Objective.minibatch)
         result = train_online(obj.minibatch, w0, X, T, self._online_pair(),
                               batch_size=min(self.batch_size, X.shape[0]),
-                              n_epochs=self.max_iter, rng=self._rng_, callback=cb)
+                              n_epochs=self.max_iter, rng=self._rng_, callback=cb,
+                              transform=_invariance.transform(self))
         if converged and result.status == Status.CALLBACK_STOP:
             result["status"], result["success"] = Status.CONVERGED, True
             result["message"] = "converged: ‖∇E‖∞ <= tol at the end of an epoch"
@@ -419,6 +430,7 @@ class BaseMLP(BaseEstimator):
         if state is None:
             state = method.init(w)
         fun = obj.minibatch
+        moved = _invariance.transform(self)
         N, B = X.shape[0], min(self.batch_size, X.shape[0])
         status, E_sum = Status.MAX_ITER, 0.0
         t0 = time.perf_counter()
@@ -426,7 +438,8 @@ class BaseMLP(BaseEstimator):
             order = self._rng_.permutation(N)
             for start in range(0, N, B):
                 idx = order[start:start + B]
-                E, g = fun(w, X[idx], T[idx])
+                Xb = X[idx] if moved is None else moved(X[idx], self._rng_)
+                E, g = fun(w, Xb, T[idx], rows=idx)
                 if not math.isfinite(E):
                     status = Status.NONFINITE
                     break

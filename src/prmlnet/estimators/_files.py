@@ -47,8 +47,9 @@ def from_model_file(mf: modelfile.ModelFile):
     params = dict(mf.params)
     valid = cls._get_param_names()
     params = {k: v for k, v in params.items() if k in valid}
-    if isinstance(params.get("hidden_layer_sizes"), list):
-        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    for name in ("hidden_layer_sizes", "image_shape", "invariances", "augment"):
+        if isinstance(params.get(name), list):          # JSON has no tuples
+            params[name] = tuple(params[name])
     est = cls(**params)
     est.net_ = mf.network
     est.w_ = np.ascontiguousarray(mf.w, dtype=np.float64)

@@ -178,7 +178,7 @@ def adam(learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8) -> OnlineMethod:
 
 # -- the visible loop -------------------------------------------------------------------
 def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs=10,
-                 rng=None, callback=None) -> OptimizeResult:
+                 rng=None, callback=None, transform=None) -> OptimizeResult:
     r"""Train by sequential updates over shuffled mini-batches.
 
     Parameters
@@ -201,6 +201,11 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
         randomness).
     callback : callable ``info -> bool``, optional
         Called after every epoch; True stops the run.
+    transform : callable ``(Xb, rng) -> Xb``, optional
+        A random transformation of the inputs (training with transformed data,
+        §5.5.5; see :mod:`prmlnet.invariance.transformed`), applied afresh to every
+        mini-batch before its update, with draws from ``rng``. The epoch-end
+        errors in ``history`` are of the untransformed data.
 
     Returns
     -------
@@ -232,12 +237,16 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
     if int(n_epochs) != n_epochs or n_epochs < 0:
         raise ValueError(f"n_epochs must be a non-negative integer; got {n_epochs!r}")
     batch_size = int(batch_size)
-    if _takes_rows(fun_and_grad_batch):
-        def evaluate(w, idx):
-            return fun_and_grad_batch(w, X[idx], T[idx], rows=idx)
-    else:
-        def evaluate(w, idx):
-            return fun_and_grad_batch(w, X[idx], T[idx])
+    if transform is not None and not callable(transform):
+        raise ValueError("transform must be a callable (Xb, rng) -> Xb")
+    rows = _takes_rows(fun_and_grad_batch)
+
+    def evaluate(w, idx, moved=False):
+        Xb = X[idx]
+        if moved:
+            Xb = transform(Xb, rng)
+        return (fun_and_grad_batch(w, Xb, T[idx], rows=idx) if rows
+                else fun_and_grad_batch(w, Xb, T[idx]))
     everything = slice(0, N)
     t0 = time.perf_counter()
     hist = ([], [], [], [], [])
@@ -263,7 +272,7 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
             order = rng.permutation(N)
             for s in range(0, N, batch_size):
                 idx = order[s:s + batch_size]
-                _, gb = evaluate(w, idx)
+                _, gb = evaluate(w, idx, transform is not None)
                 w, state = method.update(w, gb, state)
                 nfev += 1
             seen += N

@@ -104,6 +104,12 @@ EQUATIONS = (
     # §5.5 regularization
     Eq("5.112", "5.5", r"weight decay $\widetilde{E} = E + \frac{\lambda}{2}\mathbf{w}^{\mathrm{T}}\mathbf{w}$ (per group)",
        "prmlnet.objective", "tests/test_objective.py::test_error_is_beta_data_error_plus_prior"),
+    Eq("5.127–5.128", "5.5.4", r"tangent propagation $\widetilde{E} = E + \lambda\Omega$, $\Omega = \frac12\sum_n\sum_k\big(\sum_i J_{nki}\tau_{ni}\big)^2$",
+       "prmlnet.invariance.tangent.TangentPropagation",
+       "tests/test_invariance.py::test_objective_with_tangent_propagation"),
+    Eq("5.135", "5.5.5", r"Tikhonov regularizer $\Omega = \frac12\int\|\nabla\mathbf{y}(\mathbf{x})\|^2 p(\mathbf{x})\,\mathrm{d}\mathbf{x}$, over the training inputs",
+       "prmlnet.invariance.tangent.Tikhonov",
+       "tests/test_invariance.py::test_tikhonov_is_half_the_squared_jacobian_norm"),
     # §5.6 mixture density networks (book letters: K components, L target dimensions)
     Eq("5.148", "5.6", r"$p(\mathbf{t}|\mathbf{x}) = \sum_{k=1}^{K}\pi_k\mathcal{N}(\mathbf{t}|\boldsymbol{\mu}_k,\sigma_k^2\mathbf{I})$",
        "prmlnet.mdn", "tests/test_mdn.py::test_error_matches_direct_density_formula"),
