@@ -18,6 +18,12 @@ bilinear in (p, x), the R-operator follows by the product rule:
 .. math:: \mathcal{R}\{a\} = \text{linear}(v, x) + \text{linear}(p, \mathcal{R}\{x\}, \text{bias}=\text{False})
 
 Patterns run along the first axis of every array (N, ...).
+
+A few hooks have defaults here that suit any layer linear in its input and with
+each parameter entering each pre-activation at most once (Dense, convolution):
+``input_grad_at`` (∂E/∂x given x too; max pooling routes by its input),
+``weight_grad_sq``/``input_grad_sq`` (the squared Jacobians of the
+Becker–LeCun diagonal), ``n_biases``, ``n_units`` and ``workspace``.
 """
 
 from __future__ import annotations
@@ -86,6 +92,40 @@ class Layer:
         r_dx = self.input_grad(p, rdelta)              # Σ_k w_kj R{δ_k}   } the sums of
         r_dx += self.input_grad(v, delta)              # + Σ_k v_kj δ_k    } (5.107)
         return r_dx
+
+    # -- hooks with defaults (see the module docstring) ------------------------
+    @property
+    def n_biases(self) -> int:
+        """Biases at the end of the layer's slice (one per unit for Dense)."""
+        return self.n_out
+
+    @property
+    def n_units(self) -> int:
+        """Units a weight-space symmetry permutes (§5.1.1): outputs, or feature maps."""
+        return self.n_out
+
+    def workspace(self) -> int:
+        """Floats of scratch per pattern and R-direction (sizes the Hessian's blocks)."""
+        return self.n_in + self.n_out
+
+    def input_grad_at(self, p, x, delta):
+        """∂E/∂x at the inputs ``x`` (N, n_in), for ``delta`` (N, n_out) or K rows per
+        pattern (N, K, n_out). A layer linear in x ignores x."""
+        if delta.ndim == 3:
+            N, K, n = delta.shape
+            return self.input_grad(p, delta.reshape(N * K, n)).reshape(N, K, -1)
+        return self.input_grad(p, delta)
+
+    def weight_grad_sq(self, x, d2, out):
+        """Write :math:`\\sum_n \\sum_j d2_{nj} (\\partial a_{nj}/\\partial p)^2` into ``out``
+        (the Becker–LeCun diagonal (5.79)); right whenever each parameter enters each
+        pre-activation at most once, so that the square is ``x²``."""
+        self.weight_grad(x * x, d2, out)
+
+    def input_grad_sq(self, p, x, d2):
+        """:math:`\\sum_k (\\partial a_k/\\partial x_j)^2\\, d2_k` (the Becker–LeCun
+        recursion (5.81)); the squared weights for a layer linear in x."""
+        return self.input_grad(p * p, d2)
 
     # -- the same two passes for R directions at once -----------------------
     # R-quantities carry a leading axis of directions: V is (R, n_weights),
