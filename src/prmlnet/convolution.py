@@ -45,6 +45,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .activations import get_activation
 from .layers import Dense, Layer
 
+#: numbers in one column matrix (im2col) at most: 16 MiB in float64; larger batches
+#: are convolved in chunks of patterns
+_COL_FLOATS = 2 ** 21
+
 __all__ = ["Conv2D", "Subsampling", "MaxPool", "parse_spec", "layers_from_spec",
            "network_from_spec", "spec_of", "layer_config", "layer_from_config"]
 
@@ -158,105 +162,139 @@ class Conv2D(_Image):
         return self._ckk + 1
 
     def workspace(self):
-        return self.n_in + self.n_out + self._ckk * self.out_shape[1] * self.out_shape[2]
+        return self.n_in + 2 * self.n_out + self._ckk * self.out_shape[1] * self.out_shape[2]
 
     # -- the column matrix ----------------------------------------------------
     def _im2col(self, x):
-        """Input patches as columns: x (..., N, n_in) -> (..., C kh kw, N H' W').
+        """Input patches as columns: x (..., n_in) -> (..., C kh kw, H' W').
 
-        Column (n, y, x) holds the receptive field of output position (y, x) of
-        pattern n, in the order (c, i, j) of the kernels' last three axes.
+        Column (y, x) of a pattern holds the receptive field of output position
+        (y, x), in the order (c, i, j) of the kernels' last three axes.
         """
         C, H, W = self.in_shape
         kh, kw = self.kernel_size
         _, OH, OW = self.out_shape
-        lead, N = x.shape[:-2], x.shape[-2]
+        lead = x.shape[:-1]
         x4 = x.reshape(-1, C, H, W)
         if self.padding:
             p = self.padding
             x4 = np.pad(x4, ((0, 0), (0, 0), (p, p), (p, p)))
-        win = sliding_window_view(x4, (kh, kw), axis=(2, 3))       # (B, C, OH, OW, kh, kw)
-        win = win.reshape(-1, N, C, OH, OW, kh, kw)
-        col = np.empty((win.shape[0], C, kh, kw, N, OH, OW), dtype=x.dtype)
-        col[...] = win.transpose(0, 2, 5, 6, 1, 3, 4)
-        return col.reshape(*lead, self._ckk, N * OH * OW)
+        col = np.empty((x4.shape[0], C, kh, kw, OH, OW), dtype=x.dtype)
+        col[...] = sliding_window_view(x4, (kh, kw), axis=(2, 3)).transpose(0, 1, 4, 5, 2, 3)
+        return col.reshape(*lead, self._ckk, OH * OW)
 
-    def _col2im(self, dcol, N):
-        """The adjoint of :meth:`_im2col`: dcol (R, C kh kw, N H' W') -> (R, N, n_in)."""
+    def _input_grad(self, Kt, delta):
+        r""":math:`\sum_m K_{mcij}\,\delta_{m,y-i,x-j}` for kernels ``Kt`` (..., C kh kw, M)
+        and deltas (..., N, n_out): the adjoint of the convolution, (..., N, n_in).
+
+        The deltas are laid on the (padded) input's row width, so that each
+        kernel offset (i, j) adds one contiguous run of the flat input image:
+        H' rows of width W + 2·padding, the columns past W' holding zeros.
+        """
         C, H, W = self.in_shape
+        M, OH, OW = self.out_shape
         kh, kw = self.kernel_size
-        _, OH, OW = self.out_shape
         p = self.padding
-        R = dcol.shape[0]
-        d = dcol.reshape(R * C, kh, kw, N, OH, OW)
-        dx = np.zeros((R * C, N, H + 2 * p, W + 2 * p), dtype=dcol.dtype)
-        for i in range(kh):                      # a loop over kernel offsets only
-            for j in range(kw):
-                dx[:, :, i:i + OH, j:j + OW] += d[:, i, j]
-        dx = dx[:, :, p:p + H, p:p + W].reshape(R, C, N, H * W)
-        return dx.transpose(0, 2, 1, 3).reshape(R, N, self.n_in)
+        Hp, Wp = H + 2 * p, W + 2 * p
+        lead = delta.shape[:-1]
+        wide = np.zeros((*lead, M, OH, Wp), dtype=delta.dtype)
+        wide[..., :OW] = delta.reshape(*lead, M, OH, OW)
+        dcol = np.matmul(Kt, wide.reshape(*lead, M, OH * Wp))             # (..., C kh kw, L)
+        out_lead = dcol.shape[:-2]
+        dcol = dcol.reshape(-1, C, kh * kw, OH * Wp)
+        dx = np.zeros((dcol.shape[0], C, Hp * Wp + kw - 1), dtype=delta.dtype)
+        L = OH * Wp
+        for t, start in enumerate((i * Wp + j) for i in range(kh) for j in range(kw)):
+            dx[:, :, start:start + L] += dcol[:, :, t]        # a loop over kernel offsets only
+        dx = dx[:, :, :Hp * Wp].reshape(-1, C, Hp, Wp)
+        if p:
+            dx = dx[:, :, p:p + H, p:p + W]
+        return dx.reshape(*out_lead, self.n_in)
 
-    def _maps_last(self, delta):
-        """Deltas (..., N, n_out) -> (..., M, N H' W'), the layout of the GEMMs."""
-        M, OH, OW = self.out_shape
-        lead, N = delta.shape[:-2], delta.shape[-2]
-        d = delta.reshape(*lead, N, M, OH * OW)
-        return np.swapaxes(d, -3, -2).reshape(*lead, M, N * OH * OW)
+    def _by_map(self, delta):
+        """(..., n_out) -> (..., M, H' W')."""
+        return delta.reshape(*delta.shape[:-1], self.n_maps, -1)
 
-    def _maps_first(self, a, N):
-        """(R, M, N H' W') -> (R, N, n_out)."""
-        M, OH, OW = self.out_shape
-        R = a.shape[0]
-        return a.reshape(R, M, N, OH * OW).transpose(0, 2, 1, 3).reshape(R, N, self.n_out)
+    def _chunks(self, n):
+        """Ranges of patterns whose column matrix holds at most ``_COL_FLOATS`` numbers."""
+        step = max(1, _COL_FLOATS // (self._ckk * self.out_shape[1] * self.out_shape[2]))
+        return [(s, min(n, s + step)) for s in range(0, n, step)]
 
     # -- primitives -----------------------------------------------------------
     def linear(self, p, x, bias=True):
         K, b = self.unpack(p)
+        K2 = K.reshape(self.n_maps, -1)
         xf, lead = _flat(x, self.n_in)
-        a = K.reshape(self.n_maps, -1).dot(self._im2col(xf))     # Σ_cij K_mcij z_c,y+i,x+j
+        a = np.empty((xf.shape[0], self.n_maps, self.out_shape[1] * self.out_shape[2]),
+                     dtype=np.result_type(K2, xf))
+        chunks = self._chunks(xf.shape[0])
+        for s, e in chunks:
+            col = self._im2col(xf[s:e])
+            np.matmul(K2, col, out=a[s:e])                  # Σ_cij K_mcij z_c,y+i,x+j
+        # the backward pass right after needs the same columns: keep them (one chunk only)
+        self._memo = (x, col) if len(chunks) == 1 else None
         if bias:
             a += b[:, None]
-        return self._maps_first(a[None], xf.shape[0])[0].reshape(*lead, self.n_out)
+        return a.reshape(*lead, self.n_out)
+
+    def _columns(self, x):
+        """The column matrix of ``x`` (one chunk), from the last :meth:`linear` if it was
+        for this very array; used once, then dropped."""
+        memo = getattr(self, "_memo", None)
+        if memo is not None and memo[0] is x:
+            self._memo = None
+            return memo[1]
+        return self._im2col(x)
 
     def weight_grad(self, x, delta, out, bias=True, add=False):
         gK, gb = out[:self._k].reshape(self.n_maps, -1), out[self._k:]
-        d = self._maps_last(delta)                                # (M, N H'W')
-        g = d.dot(self._im2col(x).T)               # Σ_n Σ_yx δ_myx z_c,y+i,x+j  (shared weights)
-        if add:
+        d = self._by_map(delta)                                         # (N, M, H'W')
+        chunks = self._chunks(d.shape[0])
+        if len(chunks) == 1:
+            g = np.matmul(d, np.swapaxes(self._columns(x), -1, -2)).sum(axis=0)
+        else:
+            g = sum(np.matmul(d[s:e], np.swapaxes(self._im2col(x[s:e]), -1, -2)).sum(axis=0)
+                    for s, e in chunks)
+        if add:                       # shared weights: Σ_n Σ_yx δ_myx z_c,y+i,x+j
             gK += g
             if bias:
-                gb += d.sum(axis=1)
+                gb += d.sum(axis=(0, 2))
         else:
             gK[...] = g
-            gb[...] = d.sum(axis=1) if bias else 0.0
+            gb[...] = d.sum(axis=(0, 2)) if bias else 0.0
 
     def input_grad(self, p, delta):
         K, _ = self.unpack(p)
+        Kt = K.reshape(self.n_maps, -1).T
         df, lead = _flat(delta, self.n_out)
-        dcol = K.reshape(self.n_maps, -1).T.dot(self._maps_last(df))   # Σ_m K_mcij δ_myx
-        return self._col2im(dcol[None], df.shape[0])[0].reshape(*lead, self.n_in)
+        chunks = self._chunks(df.shape[0])
+        if len(chunks) == 1:
+            return self._input_grad(Kt, delta)                          # Σ_m K_mcij δ_myx
+        dx = np.empty((df.shape[0], self.n_in), dtype=np.result_type(Kt, df))
+        for s, e in chunks:
+            dx[s:e] = self._input_grad(Kt, df[s:e])
+        return dx.reshape(*lead, self.n_in)
 
     def weight_grad_each(self, x, delta, out):
         N, Kr, _ = delta.shape
-        M, OH, OW = self.out_shape
-        col = self._im2col(x).reshape(self._ckk, N, OH * OW).transpose(1, 2, 0)  # (N, P, CKK)
-        d = delta.reshape(N, Kr * M, OH * OW)
-        out[:, :, :self._k] = np.matmul(d, col).reshape(N, Kr, self._k)
-        out[:, :, self._k:] = d.sum(axis=2).reshape(N, Kr, M)
+        d = delta.reshape(N, Kr * self.n_maps, -1)
+        g = np.matmul(d, np.swapaxes(self._im2col(x), -1, -2))         # (N, K M, C kh kw)
+        out[:, :, :self._k] = g.reshape(N, Kr, self._k)
+        out[:, :, self._k:] = d.sum(axis=2).reshape(N, Kr, self.n_maps)
 
     def linear_many(self, V, x):
-        R, N = V.shape[0], x.shape[0]
-        a = V[:, :self._k].reshape(R * self.n_maps, -1).dot(self._im2col(x))
-        a = a.reshape(R, self.n_maps, -1)
-        a += V[:, self._k:, None]
-        return self._maps_first(a, N)
+        R, N, M = V.shape[0], x.shape[0], self.n_maps
+        a = np.matmul(V[:, :self._k].reshape(R * M, -1), self._im2col(x))   # (N, R M, H'W')
+        a = a.reshape(N, R, M, -1).transpose(1, 0, 2, 3)
+        a = a + V[:, None, self._k:, None]
+        return a.reshape(R, N, self.n_out)
 
     def weight_grad_many(self, x, delta, out, bias=True, add=False):
         R = out.shape[0]
-        d = self._maps_last(delta)                          # (M, NP) or (R, M, NP)
-        g = np.matmul(d, np.swapaxes(self._im2col(x), -1, -2))
+        d = self._by_map(delta)                             # (N, M, P) or (R, N, M, P)
+        g = np.matmul(d, np.swapaxes(self._im2col(x), -1, -2)).sum(axis=-3)
         g = np.broadcast_to(g, (R,) + g.shape[-2:]).reshape(R, self._k)
-        gb = np.broadcast_to(d.sum(axis=-1), (R, self.n_maps))
+        gb = np.broadcast_to(d.sum(axis=(-3, -1)), (R, self.n_maps))
         if add:
             out[:, :self._k] += g
             if bias:
@@ -266,10 +304,9 @@ class Conv2D(_Image):
             out[:, self._k:] = gb if bias else 0.0
 
     def input_grad_many(self, V, delta):
-        R, N = V.shape[0], delta.shape[0]
-        Kt = V[:, :self._k].reshape(R, self.n_maps, self._ckk).transpose(0, 2, 1)
-        dcol = Kt.reshape(R * self._ckk, self.n_maps).dot(self._maps_last(delta))
-        return self._col2im(dcol.reshape(R, self._ckk, -1), N)
+        R = V.shape[0]
+        Kt = V[:, :self._k].reshape(R, 1, self.n_maps, self._ckk).swapaxes(-1, -2)
+        return self._input_grad(Kt, delta)                              # (R, N, n_in)
 
 
 class Subsampling(_Image):
@@ -321,17 +358,30 @@ class Subsampling(_Image):
         return 2                       # the block mean and the bias
 
     def _mean(self, x):
-        """Block means (..., C, H', W') of inputs (..., n_in)."""
+        """Block means (..., C, H', W') of inputs (..., n_in), as sums of strided slices."""
         C, OH, OW = self.out_shape
-        s = self.size
-        return x.reshape(*x.shape[:-1], C, OH, s, OW, s).mean(axis=(-3, -1))
+        s, lead = self.size, x.shape[:-1]
+        pairs = x.reshape(-1, s)                           # neighbours along a row
+        r = pairs[:, 0].copy()
+        for i in range(1, s):
+            r += pairs[:, i]
+        rows = r.reshape(-1, s, OW)                        # then neighbouring rows
+        m = rows[:, 0].copy()
+        for i in range(1, s):
+            m += rows[:, i]
+        m *= 1.0 / (s * s)
+        return m.reshape(*lead, C, OH, OW)
 
     def _spread(self, d, scale):
-        """(..., n_out) -> (..., n_in): each value times ``scale`` (C,) or (R, C) on its block."""
+        """(..., n_out) -> (..., n_in): each value times ``scale`` (C,) or (R, 1, C), copied
+        onto its block."""
         C, OH, OW = self.out_shape
         s = self.size
-        d = d.reshape(*d.shape[:-1], C, OH, 1, OW, 1) * scale[..., :, None, None, None, None]
-        return np.broadcast_to(d, d.shape[:-4] + (OH, s, OW, s)).reshape(*d.shape[:-5], self.n_in)
+        d = d.reshape(*d.shape[:-1], C, OH * OW) * scale[..., :, None]
+        lead = d.shape[:-2]
+        r = np.repeat(d.reshape(-1, OW), s, axis=1)                     # along each row
+        r = np.repeat(r.reshape(-1, 1, OW * s), s, axis=1)              # then each row s times
+        return r.reshape(*lead, self.n_in)
 
     def _sum_maps(self, a):
         """(..., N, n_out) -> (..., C): sums over patterns and positions of each map."""
