@@ -22,6 +22,7 @@ _LAZY = {
     "MDNRegressor": "prmlnet.estimators",
     "BayesianMLPRegressor": "prmlnet.estimators",
     "BayesianMLPClassifier": "prmlnet.estimators",
+    "ConvNetClassifier": "prmlnet.estimators",
     "Objective": "prmlnet.objective",
     "MixtureDensity": "prmlnet.mdn",
     "GaussianPrior": "prmlnet.priors",
@@ -29,7 +30,7 @@ _LAZY = {
 }
 _SUBMODULES = {"hessian", "optim", "testing", "datasets", "objective", "mdn", "bayes",
                "estimators", "modelfile", "tour", "distributed", "priors",
-               "soft_weight_sharing", "invariance"}
+               "soft_weight_sharing", "invariance", "convolution"}
 
 
 def __getattr__(name):

@@ -161,6 +161,18 @@ class Conv2D(_Image):
     def fan_in(self):
         return self._ckk + 1
 
+    def unit_params(self):
+        """Each map's kernel and bias, (M, C kh kw + 1)."""
+        K = np.arange(self._k).reshape(self.n_maps, self._ckk)
+        return np.concatenate([K, self._k + np.arange(self.n_maps)[:, None]], axis=1)
+
+    def input_params(self, n_channels):
+        """The kernel entries K[:, c] that read input map c, (C, M kh kw)."""
+        C = self.in_shape[0]
+        if n_channels != C:
+            return None
+        return np.arange(self._k).reshape(self.n_maps, C, -1).transpose(1, 0, 2).reshape(C, -1)
+
     def workspace(self):
         return self.n_in + 2 * self.n_out + self._ckk * self.out_shape[1] * self.out_shape[2]
 
@@ -357,6 +369,15 @@ class Subsampling(_Image):
     def fan_in(self):
         return 2                       # the block mean and the bias
 
+    channelwise = True
+
+    def unit_params(self):
+        C = self.in_shape[0]
+        return np.stack([np.arange(C), C + np.arange(C)], axis=1)
+
+    def input_params(self, n_channels):
+        return np.arange(n_channels)[:, None] if n_channels == self.in_shape[0] else None
+
     def _mean(self, x):
         """Block means (..., C, H', W') of inputs (..., n_in), as sums of strided slices."""
         C, OH, OW = self.out_shape
@@ -495,6 +516,14 @@ class MaxPool(_Image):
 
     def fan_in(self):
         return 1
+
+    channelwise = True
+
+    def unit_params(self):
+        return np.zeros((self.in_shape[0], 0), dtype=np.intp)
+
+    def input_params(self, n_channels):
+        return None                    # max(-z) is not -max(z): not linear in its input
 
     def _blocks(self, x):
         C, OH, OW = self.out_shape

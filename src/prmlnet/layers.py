@@ -23,7 +23,8 @@ A few hooks have defaults here that suit any layer linear in its input and with
 each parameter entering each pre-activation at most once (Dense, convolution):
 ``input_grad_at`` (∂E/∂x given x too; max pooling routes by its input),
 ``weight_grad_sq``/``input_grad_sq`` (the squared Jacobians of the
-Becker–LeCun diagonal), ``n_biases``, ``n_units`` and ``workspace``.
+Becker–LeCun diagonal), ``n_biases``, ``n_units``, ``workspace``, and
+``channelwise``/``unit_params``/``input_params`` (the weight-space symmetries).
 """
 
 from __future__ import annotations
@@ -103,6 +104,26 @@ class Layer:
     def n_units(self) -> int:
         """Units a weight-space symmetry permutes (§5.1.1): outputs, or feature maps."""
         return self.n_out
+
+    #: whether output map c depends on input map c only (subsampling, pooling)
+    channelwise = False
+
+    def unit_params(self):
+        """(n_units, k) indices into the layer's slice: each unit's incoming weights and
+        bias, moved together by a weight-space symmetry (§5.1.1). Default: the layout
+        ``W`` (n_out, n_in) row-major, then ``b`` (Dense)."""
+        k = self.n_out * self.n_in
+        W = np.arange(k).reshape(self.n_out, self.n_in)
+        return np.concatenate([W, k + np.arange(self.n_out)[:, None]], axis=1)
+
+    def input_params(self, n_channels):
+        """(n_channels, k) indices of the weights that multiply each input channel — a
+        block of n_in / n_channels consecutive inputs —, or None where the layer is not
+        linear in its input. Default: the columns of ``W`` (Dense)."""
+        if self.n_in % n_channels:
+            return None
+        W = np.arange(self.n_out * self.n_in).reshape(self.n_out, n_channels, -1)
+        return W.transpose(1, 0, 2).reshape(n_channels, -1)
 
     def workspace(self) -> int:
         """Floats of scratch per pattern and R-direction (sizes the Hessian's blocks)."""

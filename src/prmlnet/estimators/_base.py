@@ -10,6 +10,7 @@ only what differs:
                                the network, setting label attributes
                                (``classes_``) on the first fit
 ``_output_model(T)``           ``(output model or name, number of outputs)``
+``_build_network(D, output, K)``  the network (default: dense ``hidden_layer_sizes``)
 ``_initial_weights(T)``        starting weights (default: ``net_.init_weights``)
 ``_make_objective(net, X, T)`` the objective (default: weight decay α, β = 1; with
                                ``weight_prior="mixture"`` α on the biases only, the
@@ -112,6 +113,11 @@ class BaseMLP(BaseEstimator):
 
     def _output_model(self, T):
         raise NotImplementedError
+
+    def _build_network(self, n_features, output, n_out):
+        """The network of a fresh fit: dense layers of ``hidden_layer_sizes``."""
+        return Network((n_features, *self._hidden_sizes(), n_out), hidden=self.activation,
+                       output=output)
 
     def _initial_weights(self, T):
         """Starting weights of a fresh fit (``net_`` and ``_rng_`` are set)."""
@@ -259,8 +265,7 @@ class BaseMLP(BaseEstimator):
         if first:
             self._set_standardisation(X)
             output, n_out = self._output_model(T)
-            self.net_ = Network((X.shape[1], *self._hidden_sizes(), n_out),
-                                hidden=self.activation, output=output)
+            self.net_ = self._build_network(X.shape[1], output, n_out)
             self._rng_ = self._rng()
             w0 = self._initial_weights(T)
             self.loss_curve_ = []

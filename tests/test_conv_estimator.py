@@ -1,0 +1,58 @@
+"""ConvNetClassifier: scikit-learn's estimator checks, model files, the image shape."""
+
+import doctest
+
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import prmlnet
+from prmlnet import ConvNetClassifier, datasets
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+# 1×2 kernels fit every image the checks make (D features read as s×s or 1×D)
+ESTIMATORS = [
+    ConvNetClassifier("conv:3x1x2-dense:6", max_iter=60, random_state=0),
+    # an online method: partial_fit exists, so the partial_fit checks run too
+    ConvNetClassifier("conv:3x1x2-dense:6", method="adam", learning_rate=0.03, batch_size=64,
+                      max_iter=40, random_state=0),
+]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+def test_model_file_round_trip_is_bit_exact(tmp_path):
+    X, y = datasets.digits()
+    clf = ConvNetClassifier("conv:3x3x3-max-dense:8", image_shape=(1, 8, 8), max_iter=15,
+                            random_state=0).fit(X[:200], y[:200])
+    clf.save(tmp_path / "cnn.npz")
+    back = prmlnet.estimators.load(tmp_path / "cnn.npz")
+    assert type(back) is ConvNetClassifier and back.get_params() == clf.get_params()
+    assert back.net_ == clf.net_ and back.image_shape_ == (1, 8, 8)
+    assert np.array_equal(back.predict_proba(X[200:260]), clf.predict_proba(X[200:260]))
+
+
+def test_image_shape_is_checked_against_the_features(rng):
+    X, y = rng.random((20, 12)), rng.integers(0, 2, 20)
+    with pytest.raises(ValueError, match="12 feature.*holds 16 pixels"):
+        ConvNetClassifier(image_shape=(1, 4, 4)).fit(X, y)
+    with pytest.raises(ValueError, match="image_shape must be three"):
+        ConvNetClassifier(image_shape=(4, 4)).fit(X, y)
+    with pytest.raises(ValueError, match="'conv:6' in the layer spec"):
+        ConvNetClassifier("conv:6-dense:3").fit(X, y)
+    with pytest.raises(ValueError, match="3x3 kernel does not fit"):       # read as 1×12
+        ConvNetClassifier("conv:2x3x3").fit(X, y)
+    clf = ConvNetClassifier("conv:2x1x3", max_iter=5).fit(X, y)
+    assert clf.image_shape_ == (1, 1, 12) and clf.net_.layers[0].out_shape == (2, 1, 10)
+
+
+@pytest.mark.parametrize("module", ["prmlnet.convolution", "prmlnet.estimators.conv"])
+def test_docstring_examples_run(module):
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
