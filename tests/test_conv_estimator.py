@@ -56,3 +56,25 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_command_line_fits_a_convolutional_classifier(tmp_path, capsys):
+    from prmlnet.cli import main
+
+    X, y = datasets.digits()
+    table = tmp_path / "digits.csv"
+    header = ",".join([f"p{i}" for i in range(64)] + ["digit"])
+    np.savetxt(table, np.column_stack([X[:120], y[:120]]), delimiter=",", header=header,
+               comments="", fmt="%.6g")
+    model = tmp_path / "cnn.npz"
+    args = ["fit", str(table), "-t", "digit", "--layers", "conv:3x3x3-sub-dense:8",
+            "--max-iter", "10", "--no-standardize", "-q", "-o", str(model)]
+    main(args + ["--image-shape", "1,8,8"])
+    est = prmlnet.estimators.load(model)
+    assert type(est) is ConvNetClassifier and est.get_params()["image_shape"] == (1, 8, 8)
+    assert est.net_.layers[0].out_shape == (3, 6, 6)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(args + ["--image-shape", "2,8,8"])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and "\n" not in err and "holds 128 pixels" in err

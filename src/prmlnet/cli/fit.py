@@ -86,9 +86,14 @@ def _image_shape(ctx, param, value):
 @click.option("--augment", multiple=True, type=click.Choice(["affine", "elastic", "noise"]),
               help="Train on transformed copies (PRML 5.5.3): small random affine moves, "
                    "elastic warps (need --image-shape) or input noise; repeatable.")
+@click.option("--layers", "conv_layers", default=None, metavar="SPEC",
+              help="A convolutional classifier (PRML 5.5.6) with these hidden layers instead "
+                   "of --hidden, e.g. conv:6x3x3-sub-dense:30, on images of --image-shape "
+                   "[default: square].")
 def fit(train, targets, ignored, task, components, hidden, activation, alpha, weight_prior,
         prior_components, method, max_iter, tol, early_stopping, no_standardize, seed, out,
-        quiet, bayes, prior, n_outer, image_shape, invariances, tangent_prop, tikhonov, augment):
+        quiet, bayes, prior, n_outer, image_shape, invariances, tangent_prop, tikhonov, augment,
+        conv_layers):
     """Train a network on a CSV file with a header (or a .npz of columns).
 
     Every column except the targets (and --ignore'd ones) is an input. Inputs are standardised (the
@@ -150,6 +155,16 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, we
                   early_stopping=early_stopping, standardize=not no_standardize,
                   random_state=seed)
         bar_length = max_iter
+    elif conv_layers:
+        if task != "classification" or bayes:
+            raise click.UsageError("--layers builds a (non-Bayesian) classifier; use it with "
+                                   "a class target")
+        from ..estimators import ConvNetClassifier as cls
+        shape = image_shape if image_shape is None or len(image_shape) == 3 else (1, *image_shape)
+        est = cls(layers=conv_layers, image_shape=shape, activation=activation, alpha=alpha,
+                  method=method, max_iter=max_iter, tol=tol, early_stopping=early_stopping,
+                  standardize=not no_standardize, random_state=seed)
+        bar_length = max_iter
     elif bayes:
         est, cls, method, bar_length = _bayes_estimator(task, hidden, activation, alpha, method,
                                                         max_iter, tol, early_stopping,
@@ -165,7 +180,7 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, we
     if not quiet:
         click.echo(f"task: {task}" + (f" ({why}; use --task to override)" if why else ""),
                    err=True)
-        click.echo(f"training {cls.__name__} (hidden layers {list(hidden)}) with {method} "
+        click.echo(f"training {cls.__name__} (hidden layers {conv_layers or list(hidden)}) with {method} "
                    f"on {X.shape[0]} rows × {X.shape[1]} inputs", err=True)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
