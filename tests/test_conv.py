@@ -6,7 +6,7 @@ import pytest
 
 import prmlnet
 from prmlnet import Network, bayes, equivalent_weights, hessian, symmetry_count
-from prmlnet import convolution
+from prmlnet.convolution import conv2d
 from prmlnet.convolution import (Conv2D, MaxPool, Subsampling, layers_from_spec,
                                  network_from_spec, parse_spec, spec_of)
 from prmlnet.testing import central_differences, relative_error
@@ -178,7 +178,7 @@ def test_chunked_convolution_equals_one_chunk(rng, monkeypatch):
     g1 = np.empty(conv.n_weights)
     ref = conv.linear(p, x), conv.input_grad(p, d)
     conv.weight_grad(x, d, g1)
-    monkeypatch.setattr(convolution, "_COL_FLOATS", 2 * 18 * 36)      # chunks of 2 patterns
+    monkeypatch.setattr(conv2d, "_COL_FLOATS", 2 * 18 * 36)      # chunks of 2 patterns
     g2 = np.empty(conv.n_weights)
     got = conv.linear(p, x), conv.input_grad(p, d)
     conv.weight_grad(x, d, g2)

@@ -50,7 +50,7 @@ def test_image_shape_is_checked_against_the_features(rng):
     assert clf.image_shape_ == (1, 1, 12) and clf.net_.layers[0].out_shape == (2, 1, 10)
 
 
-@pytest.mark.parametrize("module", ["prmlnet.convolution", "prmlnet.estimators.conv"])
+@pytest.mark.parametrize("module", ["prmlnet.convolution.spec", "prmlnet.estimators.conv"])
 def test_docstring_examples_run(module):
     import importlib
 

@@ -36,8 +36,7 @@ def _train(X, y, seed, max_iter):
 
 
 def _image(ax, img, label, cmap="gray_r", lim=None):
-    cm = plt.get_cmap(cmap).copy()
-    cm.set_bad("white")
+    cm = plt.get_cmap(cmap).with_extremes(bad="white")
     ax.imshow(img, cmap=cm, vmin=None if lim is None else -lim, vmax=lim)
     ax.set_xticks([])
     ax.set_yticks([])
