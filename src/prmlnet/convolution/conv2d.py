@@ -42,6 +42,12 @@ class Conv2D(ImageLayer):
     the layer has :math:`M (C k_h k_w + 1)` adaptive parameters for
     :math:`M H' W' (C k_h k_w + 1)` connections, and shifting the input image
     shifts every feature map (translation equivariance).
+
+    The sum is a matrix product: each pattern's receptive fields are gathered
+    into a (C kh kw, H'W') column matrix and multiplied by the (M, C kh kw)
+    kernels, at most ``_COL_FLOATS`` numbers of columns at a time. The columns
+    :meth:`linear` built are kept for one :meth:`weight_grad` on the very same
+    input array (the backward pass that follows a forward pass), then dropped.
     """
 
     def __init__(self, in_shape, n_maps, kernel_size, activation="tanh", padding=0):
@@ -188,10 +194,10 @@ class Conv2D(ImageLayer):
         if add:                       # shared weights: Σ_n Σ_yx δ_myx z_c,y+i,x+j
             gK += g
             if bias:
-                gb += d.sum(axis=(0, 2))
+                gb += d.sum(axis=2).sum(axis=0)
         else:
             gK[...] = g
-            gb[...] = d.sum(axis=(0, 2)) if bias else 0.0
+            gb[...] = d.sum(axis=2).sum(axis=0) if bias else 0.0
 
     def input_grad(self, p, delta):
         K, _ = self.unpack(p)
@@ -224,7 +230,7 @@ class Conv2D(ImageLayer):
         d = self._by_map(delta)                             # (N, M, P) or (R, N, M, P)
         g = np.matmul(d, np.swapaxes(self._im2col(x), -1, -2)).sum(axis=-3)
         g = np.broadcast_to(g, (R,) + g.shape[-2:]).reshape(R, self._k)
-        gb = np.broadcast_to(d.sum(axis=(-3, -1)), (R, self.n_maps))
+        gb = np.broadcast_to(d.sum(axis=-1).sum(axis=-2), (R, self.n_maps))
         if add:
             out[:, :self._k] += g
             if bias:

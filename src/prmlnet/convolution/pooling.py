@@ -96,19 +96,30 @@ class Subsampling(ImageLayer):
     def _sum_maps(self, a):
         """(..., N, n_out) -> (..., C): sums over patterns and positions of each map."""
         C = self.out_shape[0]
-        return a.reshape(*a.shape[:-2], -1, C, self.n_out // C).sum(axis=(-3, -1))
+        return a.reshape(*a.shape[:-2], -1, C, self.n_out // C).sum(axis=-1).sum(axis=-2)
 
     # -- primitives -----------------------------------------------------------
+    def _means(self, x):
+        """:meth:`_mean` of ``x``, from the last :meth:`linear` if it was for this very
+        array (the backward pass right after it); used once, then dropped."""
+        memo = getattr(self, "_memo", None)
+        if memo is not None and memo[0] is x:
+            self._memo = None
+            return memo[1]
+        return self._mean(x)
+
     def linear(self, p, x, bias=True):
         w, b = self.unpack(p)
-        a = self._mean(x) * w[:, None, None]                       # w_c z̄_cyx
+        m = self._mean(x)
+        self._memo = (x, m)
+        a = m * w[:, None, None]                                    # w_c z̄_cyx
         if bias:
             a += b[:, None, None]
         return a.reshape(*x.shape[:-1], self.n_out)
 
     def weight_grad(self, x, delta, out, bias=True, add=False):
         C = self.in_shape[0]
-        gw = self._sum_maps(delta * self._mean(x).reshape(delta.shape))
+        gw = self._sum_maps(delta * self._means(x).reshape(delta.shape))
         gb = self._sum_maps(delta) if bias else 0.0
         if add:
             out[:C] += gw
