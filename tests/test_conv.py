@@ -314,3 +314,19 @@ def test_one_evidence_step_on_a_cnn(rng):                        # (5.178), (5.1
     assert sorted(layered) == ["W1", "W2", "W3", "W4", "b1", "b2", "b3", "b4"]
     res = bayes.evidence_loop(net, X, T, prior="layers", n_outer=2, max_iter=200, rng=0)
     assert all(0 <= res.gamma[g] <= idx.size + 1e-9 for g, idx in res.groups.items())
+
+
+def test_the_dense_only_formulas_refuse_other_layers(rng):
+    net = network_from_spec("conv:2x3x3", (1, 5, 5), 2)
+    X, T = rng.standard_normal((3, 25)), rng.standard_normal((3, 2))
+    w = net.init_weights(rng)
+    with pytest.raises(ValueError, match="two dense layers"):
+        hessian.exact_two_layer(net, w, X, T)
+    with pytest.raises(ValueError, match="dense layers only"):
+        hessian.exact(net, w, X, T, method="blocks")
+
+
+def test_ard_needs_weights_per_input(rng):
+    net = network_from_spec("conv:16x4x4-dense:3", (1, 8, 8), 1)     # 256 kernel weights, D = 64
+    with pytest.raises(ValueError, match="dense first layer"):
+        bayes.prior_groups(net, "ard")

@@ -31,6 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._rng import as_rng
+from .layers import Dense
 
 __all__ = ["Term", "Batch", "GaussianPrior", "gaussian_prior", "as_prior", "GROUPINGS"]
 
@@ -291,7 +292,7 @@ def gaussian_prior(net, grouping="single", alpha=0.01, *, biases=True):
         groups = dict(layer_groups)
     elif grouping == "ard":
         D = net.n_inputs
-        if "W1" not in layer_groups or layer_groups["W1"].size % D:
+        if type(net.layers[0]) is not Dense or layer_groups["W1"].size % D:
             raise ValueError("grouping='ard' needs a dense first layer (rows of D inputs)")
         W1 = layer_groups.pop("W1").reshape(-1, D)          # (M, D), row-major w_ji
         groups = {f"x{i + 1}": W1[:, i].copy() for i in range(D)}
