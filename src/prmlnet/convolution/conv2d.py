@@ -10,9 +10,12 @@ from ._base import ImageLayer, _flat, _shape
 
 __all__ = ["Conv2D"]
 
-#: numbers in one column matrix (im2col) at most: 16 MiB in float64; larger batches
-#: are convolved in chunks of patterns
-_COL_FLOATS = 2 ** 21
+#: bytes of one column matrix (im2col) at most: a batch is convolved in chunks of
+#: patterns whose columns stay in the cache between being gathered and multiplied
+_COL_BYTES = 2 * 2 ** 20
+#: bytes of columns a forward pass may keep for the backward pass that follows it
+#: (measured: keeping more costs more in page faults than it saves)
+_KEEP_BYTES = 8 * 2 ** 20
 
 
 class Conv2D(ImageLayer):
@@ -45,9 +48,10 @@ class Conv2D(ImageLayer):
 
     The sum is a matrix product: each pattern's receptive fields are gathered
     into a (C kh kw, H'W') column matrix and multiplied by the (M, C kh kw)
-    kernels, at most ``_COL_FLOATS`` numbers of columns at a time. The columns
-    :meth:`linear` built are kept for one :meth:`weight_grad` on the very same
-    input array (the backward pass that follows a forward pass), then dropped.
+    kernels, in chunks of patterns whose columns fit ``_COL_BYTES``. The columns
+    :meth:`linear` built (up to ``_KEEP_BYTES``) are kept for one
+    :meth:`weight_grad` on the very same input array (the backward pass that
+    follows a forward pass), then dropped.
     """
 
     def __init__(self, in_shape, n_maps, kernel_size, activation="tanh", padding=0):
@@ -151,9 +155,10 @@ class Conv2D(ImageLayer):
         """(..., n_out) -> (..., M, H' W')."""
         return delta.reshape(*delta.shape[:-1], self.n_maps, -1)
 
-    def _chunks(self, n):
-        """Ranges of patterns whose column matrix holds at most ``_COL_FLOATS`` numbers."""
-        step = max(1, _COL_FLOATS // (self._ckk * self.out_shape[1] * self.out_shape[2]))
+    def _chunks(self, n, itemsize):
+        """Ranges of patterns whose column matrix takes at most ``_COL_BYTES``."""
+        per = itemsize * self._ckk * self.out_shape[1] * self.out_shape[2]
+        step = max(1, _COL_BYTES // per)
         return [(s, min(n, s + step)) for s in range(0, n, step)]
 
     # -- primitives -----------------------------------------------------------
@@ -163,34 +168,36 @@ class Conv2D(ImageLayer):
         xf, lead = _flat(x, self.n_in)
         a = np.empty((xf.shape[0], self.n_maps, self.out_shape[1] * self.out_shape[2]),
                      dtype=np.result_type(K2, xf))
-        chunks = self._chunks(xf.shape[0])
+        chunks = self._chunks(xf.shape[0], xf.dtype.itemsize)
+        keep = len(chunks) * _COL_BYTES <= _KEEP_BYTES
+        cols = []
         for s, e in chunks:
             col = self._im2col(xf[s:e])
             np.matmul(K2, col, out=a[s:e])                  # Σ_cij K_mcij z_c,y+i,x+j
-        # the backward pass right after needs the same columns: keep them (one chunk only)
-        self._memo = (x, col) if len(chunks) == 1 else None
+            if keep:
+                cols.append(col)
+        # the backward pass right after needs the same columns: keep them (if few)
+        self._memo = (x, cols) if keep else None
         if bias:
             a += b[:, None]
         return a.reshape(*lead, self.n_out)
 
-    def _columns(self, x):
-        """The column matrix of ``x`` (one chunk), from the last :meth:`linear` if it was
-        for this very array; used once, then dropped."""
+    def _columns(self, x, chunks):
+        """The column matrices of ``x``, chunk by chunk: those of the last :meth:`linear`
+        if it was for this very array (used once, then dropped), else built anew."""
         memo = getattr(self, "_memo", None)
-        if memo is not None and memo[0] is x:
+        if memo is not None and memo[0] is x and len(memo[1]) == len(chunks):
             self._memo = None
             return memo[1]
-        return self._im2col(x)
+        return (self._im2col(x[s:e]) for s, e in chunks)
 
     def weight_grad(self, x, delta, out, bias=True, add=False):
         gK, gb = out[:self._k].reshape(self.n_maps, -1), out[self._k:]
         d = self._by_map(delta)                                         # (N, M, H'W')
-        chunks = self._chunks(d.shape[0])
-        if len(chunks) == 1:
-            g = np.matmul(d, np.swapaxes(self._columns(x), -1, -2)).sum(axis=0)
-        else:
-            g = sum(np.matmul(d[s:e], np.swapaxes(self._im2col(x[s:e]), -1, -2)).sum(axis=0)
-                    for s, e in chunks)
+        chunks = self._chunks(d.shape[0], x.dtype.itemsize)
+        g = 0.0
+        for (s, e), col in zip(chunks, self._columns(x, chunks)):
+            g = g + np.matmul(d[s:e], np.swapaxes(col, -1, -2)).sum(axis=0)
         if add:                       # shared weights: Σ_n Σ_yx δ_myx z_c,y+i,x+j
             gK += g
             if bias:
@@ -203,7 +210,7 @@ class Conv2D(ImageLayer):
         K, _ = self.unpack(p)
         Kt = K.reshape(self.n_maps, -1).T
         df, lead = _flat(delta, self.n_out)
-        chunks = self._chunks(df.shape[0])
+        chunks = self._chunks(df.shape[0], df.dtype.itemsize)
         if len(chunks) == 1:
             return self._input_grad(Kt, delta)                          # Σ_m K_mcij δ_myx
         dx = np.empty((df.shape[0], self.n_in), dtype=np.result_type(Kt, df))
