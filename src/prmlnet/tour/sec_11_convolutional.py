@@ -26,6 +26,19 @@ print(maps.shape, 1 - clf.score(X[300:], y[300:]))
 """
 
 
+def describe_comparison(mean, W_cnn, W_mlp, n_train, n_test, max_iter, n_seeds):
+    """The sentence comparing the mean test errors, from the numbers."""
+    cnn, mlp = mean["CNN"], mean["MLP"]
+    if abs(cnn - mlp) < 0.0005:
+        verdict = f"the same as the {mlp:.3f} of"
+    else:
+        verdict = f"{'lower' if cnn < mlp else 'higher'} than the {mlp:.3f} of"
+    return (f"Trained on {n_train} digits (α = 0.1, scaled conjugate gradients, {max_iter} "
+            f"iterations, {n_seeds} seed{'s' if n_seeds > 1 else ''}) and tested on the other "
+            f"{n_test}, the convolutional network with W = {W_cnn} weights has a mean test "
+            f"error of {cnn:.3f}, {verdict} a two-layer perceptron with W = {W_mlp}.")
+
+
 def _train(X, y, seed, max_iter):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")                  # max_iter reached: expected here
@@ -133,8 +146,8 @@ def run(page):
         "exact Hessian and the Laplace approximation apply to them unchanged."
     )
     page.equation(r"a_{m y x} = \sum_{c, i, j} K_{m c i j}\, z_{c,\, y+i,\, x+j} + b_m, "
-                  r"\qquad a^{\mathrm{sub}}_{m y x} = w_m \tfrac14 \sum_{(i,j) \in \mathrm{block}(y,x)}"
-                  r" z_{m i j} + b'_m")
+                  r"\qquad a^{\mathrm{sub}}_{m y x} = w_m \frac{1}{4} \sum_{(i,j) \in \mathrm{block}(y,x)}"
+                  r" z_{m i j} + b'_m", "§5.5.6")
     errors = {"CNN": [], "MLP": []}
     nets = {}
     for seed in seeds:
@@ -150,7 +163,7 @@ def run(page):
     # a test digit whose last column is empty, so that a shift right loses nothing
     k = int(page.rng.choice([i for i in test if not X[i].reshape(8, 8)[:, -1].any()]))
     page.figure(_figure_5_17(net, w, X[k], y[k]), "figure-5-17",
-                "Figure 5.17 drawn from a trained network: the receptive field (red) of one unit "
+                "Figure 5.17: drawn from a trained network, the receptive field (red) of one unit "
                 "of feature map 2, that unit, and the 2×2 block (orange) that one subsampling "
                 "unit averages; then the class probabilities after a dense layer. The book's "
                 "figure is a diagram with 5×5 fields on a larger image; here every panel holds "
@@ -158,9 +171,10 @@ def run(page):
                 "A digit, six 6×6 feature maps, six 3×3 subsampled maps and ten class "
                 "probabilities, with one receptive field and one 2×2 block outlined.")
     page.figure(_kernels_and_maps(net, w, X[k]), "kernels",
-                "What the trained network learned: its six 3×3 kernels (top, with their "
-                "biases), the feature maps they give for the digit of Figure 5.17 (middle), and "
-                "the maps after subsampling (bottom). Red is positive, blue negative.",
+                "Not a figure of the book: what the trained network learned, its six 3×3 kernels "
+                "(top, with their biases), the feature maps they give for the digit of Figure "
+                "5.17 (middle), and the maps after subsampling (bottom). Red is positive, blue "
+                "negative.",
                 "Six small kernels in red and blue above the six feature maps and six "
                 "subsampled maps of one digit.")
     # translation equivariance, measured on the same digit shifted one pixel to the right
@@ -185,16 +199,10 @@ def run(page):
                  mean["CNN"]],
                 [f"MLP 64-{MLP_UNITS}-10", W_mlp, ", ".join(f"{e:.3f}" for e in errors["MLP"]),
                  mean["MLP"]]])
-    better = "lower" if mean["CNN"] < mean["MLP"] else "higher"
-    page.text(
-        f"Trained on {n_train} digits (α = 0.1, scaled conjugate gradients, {max_iter} "
-        f"iterations, {len(seeds)} seed{'s' if len(seeds) > 1 else ''}) and tested on the other "
-        f"{X.shape[0] - n_train}, the convolutional network with W = {W_cnn} weights has a "
-        f"mean test error of {mean['CNN']:.3f}, {better} than the {mean['MLP']:.3f} of a "
-        f"two-layer perceptron with W = {W_mlp}. Its convolutional layer has "
-        f"{net.layers[0].n_weights} adaptive parameters for {conn} connections (weight "
-        f"sharing)."
-    )
+    page.text(describe_comparison(mean, W_cnn, W_mlp, n_train, X.shape[0] - n_train, max_iter,
+                                  len(seeds))
+              + f" Its convolutional layer has {net.layers[0].n_weights} adaptive parameters "
+              f"for {conn} connections (weight sharing).")
     page.try_it(TRY_IT)
     page.record("test_error_cnn", mean["CNN"])
     page.record("test_error_mlp", mean["MLP"])
