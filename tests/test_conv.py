@@ -9,6 +9,7 @@ from prmlnet import Network, bayes, equivalent_weights, hessian, symmetry_count
 from prmlnet.convolution import conv2d
 from prmlnet.convolution import (Conv2D, MaxPool, Subsampling, layers_from_spec,
                                  network_from_spec, parse_spec, spec_of)
+from prmlnet.priors import gaussian_prior
 from prmlnet.testing import central_differences, relative_error
 
 from conftest import make_targets
@@ -288,7 +289,7 @@ def test_laplace_predictive_of_a_cnn_classifier(rng):           # §5.7.3
     obj = prmlnet.Objective(net, X, T, alpha=1.0)
     w = prmlnet.optim.minimize(obj, net.init_weights(rng), method="bfgs", gtol=1e-9,
                                max_iter=2000).x
-    post = bayes.laplace(net, w, X, T, alpha=1.0, negative="keep")
+    post = bayes.laplace(net, w, X, T, 1.0, negative="keep")
     H = hessian.exact(net, w, X, T)
     assert relative_error(post.precision, H + np.eye(net.n_weights)) < 1e-12   # A = αI + H
     Xn = rng.standard_normal((5, 36))
@@ -301,18 +302,19 @@ def test_laplace_predictive_of_a_cnn_classifier(rng):           # §5.7.3
 
 def test_one_evidence_step_on_a_cnn(rng):                        # (5.178), (5.180)
     net, X, T = small_cnn_regression(rng)
-    groups = bayes.prior_groups(net, "single")
     obj = prmlnet.Objective(net, X, T, alpha=0.1, beta=10.0)
     w = prmlnet.optim.minimize(obj, net.init_weights(rng), method="bfgs", gtol=1e-9,
                                max_iter=3000).x
-    post = bayes.laplace(net, w, X, T, alpha=0.1, beta=10.0)
-    alpha, beta, gamma = bayes.reestimate(post, X, T, groups)
-    assert 0 < gamma["w"] < net.n_weights
+    post = bayes.laplace(net, w, X, T, 0.1, beta=10.0)
+    step = bayes.reestimate(post, X, T)
+    assert 0 < step.gamma["w"] < net.n_weights
     E_D = 0.5 * np.sum((net.predict(w, X) - T) ** 2)
-    assert alpha["w"] * 0.5 * w @ w + beta * E_D == pytest.approx(X.shape[0] / 2, rel=1e-10)
-    layered = bayes.prior_groups(net, "layers")
+    assert step.prior.alpha["w"] * 0.5 * w @ w + step.beta * E_D == pytest.approx(
+        X.shape[0] / 2, rel=1e-10)
+    layered = gaussian_prior(net, "layers").groups
     assert sorted(layered) == ["W1", "W2", "W3", "W4", "b1", "b2", "b3", "b4"]
-    res = bayes.evidence_loop(net, X, T, prior="layers", n_outer=2, max_iter=200, rng=0)
+    res = bayes.evidence_loop(net, X, T, prior="layers", alpha=0.1, n_outer=2, max_iter=200,
+                              rng=0)
     assert all(0 <= res.gamma[g] <= idx.size + 1e-9 for g, idx in res.groups.items())
 
 
@@ -329,4 +331,4 @@ def test_the_dense_only_formulas_refuse_other_layers(rng):
 def test_ard_needs_weights_per_input(rng):
     net = network_from_spec("conv:16x4x4-dense:3", (1, 8, 8), 1)     # 256 kernel weights, D = 64
     with pytest.raises(ValueError, match="dense first layer"):
-        bayes.prior_groups(net, "ard")
+        gaussian_prior(net, "ard")

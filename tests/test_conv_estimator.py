@@ -36,6 +36,16 @@ def test_model_file_round_trip_is_bit_exact(tmp_path):
     assert np.array_equal(back.predict_proba(X[200:260]), clf.predict_proba(X[200:260]))
 
 
+def test_soft_weight_sharing_over_the_kernels_saves_and_loads(tmp_path):     # §5.5.7
+    X, y = datasets.digits()
+    clf = ConvNetClassifier("conv:3x3x3-sub-dense:8", weight_prior="mixture", alpha=0.1,
+                            max_iter=10, random_state=0).fit(X[:150], y[:150])
+    assert clf.mixture_ is not None
+    clf.save(tmp_path / "sws.npz")
+    back = prmlnet.estimators.load(tmp_path / "sws.npz")
+    assert np.array_equal(back.predict_proba(X[150:180]), clf.predict_proba(X[150:180]))
+
+
 def test_image_shape_is_checked_against_the_features(rng):
     X, y = rng.random((20, 12)), rng.integers(0, 2, 20)
     with pytest.raises(ValueError, match="12 feature.*holds 16 pixels"):

@@ -162,6 +162,7 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, we
         from ..estimators import ConvNetClassifier as cls
         shape = image_shape if image_shape is None or len(image_shape) == 3 else (1, *image_shape)
         est = cls(layers=conv_layers, image_shape=shape, activation=activation, alpha=alpha,
+                  weight_prior=weight_prior, n_prior_components=prior_components,
                   method=method, max_iter=max_iter, tol=tol, early_stopping=early_stopping,
                   standardize=not no_standardize, random_state=seed)
         bar_length = max_iter

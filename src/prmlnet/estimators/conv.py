@@ -40,8 +40,9 @@ class ConvNetClassifier(MLPClassifier):
         signal.
     activation : str, default "tanh"
         Activation of the items of ``layers`` that name none (max pooling: identity).
-    alpha, method, max_iter, tol, early_stopping, validation_fraction, n_iter_no_change, batch_size, learning_rate, standardize, random_state, verbose
-        As for :class:`MLPClassifier`. ``standardize`` scales each pixel on its
+    alpha, weight_prior, n_prior_components, method, max_iter, tol, early_stopping, validation_fraction, n_iter_no_change, batch_size, learning_rate, standardize, random_state, verbose
+        As for :class:`MLPClassifier`; ``weight_prior="mixture"`` is soft weight
+        sharing (§5.5.7) over the kernels and the other connection weights. ``standardize`` scales each pixel on its
         own, which breaks the sharing of weights across positions in spirit;
         leave it off for images already in a fixed range.
 
@@ -63,13 +64,16 @@ class ConvNetClassifier(MLPClassifier):
     """
 
     def __init__(self, layers="conv:6x3x3-sub-dense:30", image_shape=None, activation="tanh",
-                 alpha=0.01, method="scg", max_iter=200, tol=1e-5, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=10, batch_size=32,
-                 learning_rate=0.01, standardize=False, random_state=None, verbose=0):
+                 alpha=0.01, weight_prior="gaussian", n_prior_components=3, method="scg",
+                 max_iter=200, tol=1e-5, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=10, batch_size=32, learning_rate=0.01, standardize=False,
+                 random_state=None, verbose=0):
         self.layers = layers
         self.image_shape = image_shape
         self.activation = activation
         self.alpha = alpha
+        self.weight_prior = weight_prior
+        self.n_prior_components = n_prior_components
         self.method = method
         self.max_iter = max_iter
         self.tol = tol
