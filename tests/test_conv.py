@@ -172,6 +172,14 @@ def test_max_pooling_takes_and_routes_the_block_maxima(rng):
         g[g != 0])
 
 
+def test_max_pooling_refuses_to_be_taken_for_a_linear_map(rng):
+    pool = MaxPool((1, 4, 4))
+    with pytest.raises(ValueError, match="not linear in its input"):
+        pool.linear(np.zeros(0), rng.standard_normal((2, 16)), bias=False)
+    with pytest.raises(ValueError, match="input_grad_at"):
+        pool.input_grad(np.zeros(0), rng.standard_normal((2, 4)))
+
+
 def test_chunked_convolution_equals_one_chunk(rng, monkeypatch):
     conv = Conv2D((2, 6, 6), 3, 3, padding=1)
     p = rng.standard_normal(conv.n_weights)

@@ -254,6 +254,10 @@ class MaxPool(ImageLayer):
 
     # -- primitives -----------------------------------------------------------
     def linear(self, p, x, bias=True):
+        if not bias:
+            raise ValueError("max pooling is not linear in its input, so it has no linear part "
+                             "to push a direction through; its R-forward pass (r_forward) routes "
+                             "R{x} by the maxima of x")
         xf, lead = _flat(x, self.n_in)
         return self._blocks(xf).max(axis=-1).reshape(*lead, self.n_out)
 
