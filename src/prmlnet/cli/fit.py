@@ -64,8 +64,11 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, me
     import warnings
     from pathlib import Path
 
+    from .. import modelfile
     from .datafiles import read_table
 
+    out = out or (Path(train).stem + ".model.npz")
+    modelfile.check_output(out, inputs=[train])       # before any work: never destroy a file
     table = read_table(train)
     targets = list(dict.fromkeys(targets))
     table.require(targets, "target column")
@@ -86,10 +89,6 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, me
     else:
         y = table.numeric(targets, role="target")
         y = y[:, 0] if y.shape[1] == 1 else y
-    out = out or (Path(train).stem + ".model.npz")
-    out_dir = Path(out).parent
-    if not out_dir.is_dir():
-        raise click.UsageError(f"cannot write {out}: folder {out_dir} does not exist")
 
     from ..estimators import MDNRegressor, MLPClassifier, MLPRegressor
     from ..optim import Status
@@ -136,9 +135,8 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, me
     mf = est.to_model_file()
     mf.meta["cli"] = {"train_file": str(train), "targets": targets, "features": features,
                       "task": task}
-    from .. import modelfile
     with DeferSigint() as held:
-        modelfile.save(out, mf)
+        modelfile.save(out, mf, inputs=[train])
     interrupted = est.training_["interrupted"] or held.caught
     if not quiet:
         tr = est.training_
