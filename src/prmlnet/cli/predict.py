@@ -40,7 +40,7 @@ def predict(model, data, out, proba, no_std):
     table = read_table(data)
     from ..estimators import from_model_file
 
-    est = from_model_file(mf)
+    est = from_model_file(mf, model)
     names = model_inputs(mf, est)
     if names is None:
         numeric = [c for c in table.columns if table.values[c].dtype.kind in "fiub"]

@@ -53,6 +53,17 @@ __all__ = ["BaseMLP", "ONLINE_METHODS", "batch_methods", "from_model_file", "loa
 ONLINE_METHODS = ("sgd", "momentum", "adam")
 
 
+def _is_int(v) -> bool:
+    """An integer that is not a bool (True is not a size or an iteration count)."""
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_number(v) -> bool:
+    """A real number that is not a bool."""
+    return isinstance(v, (int, float, np.integer, np.floating)) and \
+        not isinstance(v, (bool, np.bool_))
+
+
 def batch_methods():
     """The names of the batch methods of :func:`prmlnet.optim.minimize`."""
     from ..optim import METHODS
@@ -115,6 +126,18 @@ class BaseMLP(BaseEstimator):
     def _restore_state(self, arrays, meta):
         pass
 
+    #: output models this estimator's networks have (a model file is checked against it)
+    _file_outputs = ("linear", "logistic", "softmax", "mdn")
+
+    @classmethod
+    def _check_file(cls, mf):
+        """Raise ValueError (saying what is wrong) unless the model file ``mf``
+        can be this estimator; subclasses add their own checks."""
+        output = mf.network.output.name
+        if output not in cls._file_outputs:
+            raise ValueError(f"its network has {output} outputs, but a {cls.__name__} has "
+                             f"{' or '.join(cls._file_outputs)} outputs")
+
     # -- checks -------------------------------------------------------------------
     def _hidden_sizes(self):
         h = self.hidden_layer_sizes
@@ -124,7 +147,7 @@ class BaseMLP(BaseEstimator):
             h = tuple(h)
         except TypeError:
             h = None
-        if h is None or not all(isinstance(m, (int, np.integer)) and m >= 1 for m in h):
+        if h is None or not all(_is_int(m) and m >= 1 for m in h):
             raise ValueError(f"hidden_layer_sizes must be a sequence of positive integers "
                              f"like (10,) or (20, 10); got {self.hidden_layer_sizes!r}")
         return tuple(int(m) for m in h)
@@ -133,7 +156,11 @@ class BaseMLP(BaseEstimator):
         """Raise ValueError on bad hidden-layer sizes or activation names."""
         from ..activations import ACTIVATIONS
         self._hidden_sizes()
-        acts = [self.activation] if isinstance(self.activation, str) else list(self.activation)
+        a = self.activation
+        try:
+            acts = [a] if isinstance(a, str) else list(a)
+        except TypeError:
+            acts = [a]
         for a in acts:
             if a not in ACTIVATIONS:
                 raise ValueError(f"unknown activation {a!r}; choose one of: "
@@ -146,24 +173,23 @@ class BaseMLP(BaseEstimator):
         if self.method not in methods:
             raise ValueError(f"unknown method {self.method!r}; choose one of: {', '.join(methods)}")
         alphas = self.alpha.values() if isinstance(self.alpha, dict) else [self.alpha]
-        if not all(isinstance(a, (int, float, np.number)) and a >= 0 and math.isfinite(a)
-                   for a in alphas):
+        if not all(_is_number(a) and a >= 0 and math.isfinite(a) for a in alphas):
             raise ValueError(f"alpha must be a finite number >= 0 (or a dict of them per weight "
                              f"group); got {self.alpha!r}")
-        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
+        if not (_is_int(self.max_iter) and self.max_iter >= 1):
             raise ValueError(f"max_iter must be a positive integer; got {self.max_iter!r}")
-        if not (isinstance(self.tol, (int, float, np.number)) and self.tol >= 0):
+        if not (_is_number(self.tol) and self.tol >= 0):
             raise ValueError(f"tol must be a number >= 0; got {self.tol!r}")
-        if not 0.0 < self.validation_fraction < 1.0:
+        if not (_is_number(self.validation_fraction) and 0.0 < self.validation_fraction < 1.0):
             raise ValueError(f"validation_fraction must lie in (0, 1); got "
                              f"{self.validation_fraction!r}")
-        if not (isinstance(self.n_iter_no_change, (int, np.integer))
-                and self.n_iter_no_change >= 1):
+        if not (_is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1):
             raise ValueError(f"n_iter_no_change must be a positive integer; got "
                              f"{self.n_iter_no_change!r}")
-        if not (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
+        if not (_is_int(self.batch_size) and self.batch_size >= 1):
             raise ValueError(f"batch_size must be a positive integer; got {self.batch_size!r}")
-        if not (isinstance(self.learning_rate, (int, float, np.number)) and self.learning_rate > 0):
+        if not (_is_number(self.learning_rate) and self.learning_rate > 0
+                and math.isfinite(self.learning_rate)):
             raise ValueError(f"learning_rate must be a number > 0; got {self.learning_rate!r}")
 
     def _rng(self):
@@ -449,9 +475,10 @@ class BaseMLP(BaseEstimator):
         return modelfile.save(path, self.to_model_file())
 
     @classmethod
-    def load(cls, path):
-        """Read an estimator of this class from a model file."""
-        est = load(path)
+    def load(cls, path, *, max_bytes=None):
+        """Read an estimator of this class from a model file (``max_bytes``: the
+        bound on its size, see :func:`prmlnet.modelfile.load`)."""
+        est = load(path, max_bytes=max_bytes)
         if not isinstance(est, cls):
             raise ValueError(f"{path} holds a {type(est).__name__}, not a {cls.__name__}; "
                              "use prmlnet.estimators.load to read any model file")

@@ -32,6 +32,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..bayes import LaplacePosterior, evidence_loop, group_alpha_vector, prior_groups
 from ..bayes.evidence import PRIORS, _Regularised
 from ..bayes.laplace import HESSIANS, NEGATIVE
+from ._base import _is_int, _is_number
 from .mlp import MLPClassifier, MLPRegressor
 
 __all__ = ["BayesianMLPRegressor", "BayesianMLPClassifier"]
@@ -107,21 +108,22 @@ class _BayesMixin:
         self._check_architecture()
         if self.prior not in PRIORS:
             raise ValueError(f"prior must be one of {PRIORS}; got {self.prior!r}")
-        if not (isinstance(self.alpha, (int, float, np.number)) and math.isfinite(self.alpha)
-                and self.alpha > 0):
+        if not (_is_number(self.alpha) and math.isfinite(self.alpha) and self.alpha > 0):
             raise ValueError(f"alpha (the initial prior precision) must be a number > 0; "
                              f"got {self.alpha!r}")
-        if self.beta is not None and not (isinstance(self.beta, (int, float, np.number))
-                                          and math.isfinite(self.beta) and self.beta > 0):
+        if self.beta is not None and not (_is_number(self.beta) and math.isfinite(self.beta)
+                                          and self.beta > 0):
             raise ValueError(f"beta must be None or a number > 0; got {self.beta!r}")
         for name in ("n_outer", "max_iter"):
             v = getattr(self, name)
-            if not (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1):
+            if not (_is_int(v) and v >= 1):
                 raise ValueError(f"{name} must be a positive integer; got {v!r}")
-        for name in ("evidence_tol", "tol"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float, np.number)) and v >= 0):
-                raise ValueError(f"{name} must be a number >= 0; got {v!r}")
+        v = self.evidence_tol
+        if not (_is_number(v) and v > 0 and math.isfinite(v)):
+            raise ValueError(f"evidence_tol must be a number > 0 (the relative change of alpha "
+                             f"and beta that ends the evidence loop); got {v!r}")
+        if not (_is_number(self.tol) and self.tol >= 0):
+            raise ValueError(f"tol must be a number >= 0; got {self.tol!r}")
         if self.method != "auto" and self.method not in batch_methods():
             raise ValueError(f"method must be 'auto' or a batch method "
                              f"({', '.join(batch_methods())}); got {self.method!r}")
@@ -218,6 +220,44 @@ class _BayesMixin:
                 "log_evidence": self.log_evidence_, "converged": self.converged_,
                 "n_negative": int(p.n_negative), "groups": list(self.history_["groups"])}
         return arrays, meta
+
+    @classmethod
+    def _check_file(cls, mf):
+        super()._check_file(mf)
+        m, a, W = mf.meta, mf.arrays, mf.network.n_weights
+
+        def number(v, low=-math.inf, strict=False):
+            return (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    and (v > low if strict else v >= low))
+
+        fields = {"alpha": lambda v: isinstance(v, dict) and v and all(number(x, 0) for x in
+                                                                      v.values()),
+                  "beta": lambda v: number(v, 0, strict=True),
+                  "gamma": lambda v: isinstance(v, dict) and all(number(x) for x in v.values()),
+                  "log_evidence": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+                  "converged": lambda v: isinstance(v, bool),
+                  "n_negative": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+                  "groups": lambda v: isinstance(v, list) and all(isinstance(g, str) for g in v)}
+        for name, ok in fields.items():
+            if name not in m:
+                raise ValueError(f"its Bayesian field meta.{name} is missing")
+            if not ok(m[name]):
+                raise ValueError(f"its Bayesian field meta.{name} is {str(m[name])[:30]}, which "
+                                 "is out of range")
+        shapes = {"bayes_chol": (W, W), "bayes_alpha": (W,), "bayes_eigenvalues": (W,)}
+        for name, shape in shapes.items():
+            v = a.get(name)
+            if v is None:
+                raise ValueError(f"its Bayesian array {name} is missing")
+            if v.dtype.kind != "f" or v.shape != shape or not np.all(np.isfinite(v)):
+                raise ValueError(f"its Bayesian array {name} is not a finite float array of "
+                                 f"shape {shape}")
+        L = a["bayes_chol"]
+        if not (np.all(np.diagonal(L) > 0) and not np.triu(L, 1).any()):
+            raise ValueError("its posterior's Cholesky factor is not lower triangular with a "
+                             "positive diagonal")
+        if np.any(a["bayes_alpha"] < 0):
+            raise ValueError("its prior precisions bayes_alpha are negative")
 
     def _restore_bayes(self, arrays, meta):
         history = {k[len("bayes_history_"):]: arrays[k] for k in arrays

@@ -143,6 +143,17 @@ class MDNRegressor(RegressorMixin, BaseMLP):
         self._y_ndim = int(meta.get("y_ndim", 1))
         self.t_scale_ = float(meta.get("t_scale", 1.0))
 
+    _file_outputs = ("mdn",)
+
+    @classmethod
+    def _check_file(cls, mf):
+        super()._check_file(mf)
+        t = mf.meta.get("t_scale", 1.0)
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not (np.isfinite(t) and t > 0):
+            raise ValueError(f"meta.t_scale is {t!r:.20}, not a positive number")
+        if mf.classes is not None:
+            raise ValueError("it holds class labels, which a density model has none of")
+
     # -- prediction ---------------------------------------------------------------
     def _shape(self, Y):
         """(N, K) -> (N,) when fitted on a 1-D y."""

@@ -150,6 +150,16 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _restore_state(self, arrays, meta):
         self._y_ndim = int(meta.get("y_ndim", 1))
 
+    _file_outputs = ("linear",)
+
+    @classmethod
+    def _check_file(cls, mf):
+        super()._check_file(mf)
+        if mf.classes is not None:
+            raise ValueError("it holds class labels, which a regression model has none of")
+        if mf.meta.get("y_ndim", 1) not in (1, 2):
+            raise ValueError(f"meta.y_ndim is {mf.meta.get('y_ndim')!r}, not 1 or 2")
+
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
     __doc__ = r"""Multilayer-perceptron classification with the cross-entropy error.
@@ -269,3 +279,20 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _restore_state(self, arrays, meta):
         self._label_kind = meta.get("label_kind") or (
             "binary" if self.classes_.size == 2 else "multiclass")
+
+    _file_outputs = ("logistic", "softmax")
+
+    @classmethod
+    def _check_file(cls, mf):
+        super()._check_file(mf)
+        if mf.classes is None:
+            raise ValueError("it holds no class labels")
+        K, C, output = mf.network.n_outputs, mf.classes.size, mf.network.output.name
+        kind = mf.meta.get("label_kind") or ("binary" if C == 2 else "multiclass")
+        fits = {"binary": output == "logistic" and K == 1 and C == 2,
+                "multiclass": output == "softmax" and K == C >= 2,
+                "multilabel": output == "logistic" and K == C
+                and np.array_equal(mf.classes, np.arange(K))}.get(kind)
+        if not fits:
+            raise ValueError(f"its {C} class labels ({kind!s:.20}) do not fit a network with "
+                             f"{K} {output} output{'s' * (K > 1)}")
