@@ -49,6 +49,7 @@ import numpy as np
 from scipy import linalg, special
 
 from .._rng import as_rng
+from ..hessian._memory import PEAK_COPIES, WORKSPACE_BYTES, check_matrix_memory
 
 __all__ = ["LaplacePosterior", "laplace", "data_hessian", "kappa", "HESSIANS", "NEGATIVE"]
 
@@ -365,6 +366,9 @@ def laplace(net, w, X, T, alpha, beta=1.0, *, hessian="exact", negative="clip", 
     w, X, T = net.check_data(w, X, T)
     alpha = _alpha_vector(net, alpha)
     W = net.n_weights
+    # H, its eigenvectors and A at once: refuse before any work what would not fit
+    check_matrix_memory(W, 8, PEAK_COPIES["laplace"], "the Laplace posterior",
+                        workspace=WORKSPACE_BYTES)
     if H is None:
         H = data_hessian(net, w, X, T, hessian)
     else:

@@ -20,7 +20,16 @@ Conventions
 -----------
 * **No standardisation by default.** ``standardize=True`` subtracts the mean
   and divides by the standard deviation of each input column (stored as
-  ``x_mean_`` and ``x_scale_``, and in model files); targets are never scaled.
+  ``x_mean_`` and ``x_scale_``, and in model files), and regressors
+  (:class:`MLPRegressor`, :class:`MDNRegressor`) do the same to the targets
+  (``y_mean_``, ``y_scale_``), mapping their predictions back; the Bayesian
+  regressor never scales its targets (its β is the noise precision in their
+  units). The threshold under which a column counts as constant is relative
+  to its magnitude, so the units of the data do not matter.
+* **Tolerances follow the data's scale.** A regressor's gradient tolerance is
+  ``tol`` times the standard deviation of the targets the network is trained
+  on; every ending that is not a convergence (iteration limit, failed line
+  search, overflow, interrupt) gives a warning.
 * **Sums, not means.** The training error is the book's
   :math:`E(\mathbf{w}) = \sum_n E_n(\mathbf{w}) + \frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}`
   (5.11, 5.112), summed over patterns, with α **not** divided by the number of
@@ -47,8 +56,8 @@ from .. import modelfile
 from ..network import Network
 from ._files import KINDS, _json_params, from_model_file, load
 
-__all__ = ["BaseMLP", "ONLINE_METHODS", "batch_methods", "from_model_file", "load",
-           "KINDS"]
+__all__ = ["BaseMLP", "ONLINE_METHODS", "batch_methods", "column_scales", "from_model_file",
+           "load", "KINDS"]
 
 ONLINE_METHODS = ("sgd", "momentum", "adam")
 
@@ -62,6 +71,37 @@ def _is_number(v) -> bool:
     """A real number that is not a bool."""
     return isinstance(v, (int, float, np.integer, np.floating)) and \
         not isinstance(v, (bool, np.bool_))
+
+
+def column_scales(A, what="input"):
+    """Mean and standard deviation of each column of ``A`` (N, D), for standardising.
+
+    Computed on the columns divided by their largest magnitude, so that values
+    near the float64 limit do not overflow. A column whose spread is below
+    1e-12 of its magnitude — a constant, up to rounding — gets scale 1 (it is
+    only centred); the threshold is relative, so data in any units (1e-13 or
+    1e13) are standardised alike.
+    """
+    big = np.max(np.abs(A), axis=0)
+    if not np.all(np.isfinite(big)):
+        raise ValueError(f"{what} columns hold infinite values; they cannot be standardised")
+    unit = np.where(big > 0, big, 1.0)
+    B = A / unit
+    mean, scale = B.mean(axis=0) * unit, B.std(axis=0) * unit
+    scale[~(scale > 1e-12 * big)] = 1.0
+    return mean, scale
+
+
+def _warn_unscaled(X, name):
+    """Warn when unstandardised inputs are so small or so large that a network of
+    unit-scale initial weights can hardly learn from them."""
+    spread = X.std(axis=0) if X.shape[0] > 1 else np.ones(X.shape[1])
+    bad = np.flatnonzero((spread > 0) & ((spread < 1e-6) | (spread > 1e6)))
+    if bad.size:
+        warnings.warn(f"{name}: input column{'s' * (bad.size > 1)} {bad[:5].tolist()} "
+                      f"{'have' if bad.size > 1 else 'has'} a spread of "
+                      f"{spread[bad[0]]:.3g}; unscaled, the network can hardly learn from "
+                      "such inputs — set standardize=True", UserWarning, stacklevel=5)
 
 
 def batch_methods():
@@ -201,12 +241,20 @@ class BaseMLP(BaseEstimator):
     # -- standardisation ----------------------------------------------------------
     def _set_standardisation(self, X):
         if self.standardize:
-            mean = X.mean(axis=0)
-            scale = X.std(axis=0)
-            scale[~(scale > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
-            self.x_mean_, self.x_scale_ = mean, scale
+            self.x_mean_, self.x_scale_ = column_scales(X, "input")
         else:
             self.x_mean_ = self.x_scale_ = None
+            _warn_unscaled(X, type(self).__name__)
+
+    def _gtol(self, T):
+        """The gradient tolerance for the optimizer (``tol``; regressors scale it)."""
+        return self.tol
+
+    def _error_scale(self, T):
+        """The size of the training error set by the data: N times the variance of
+        the targets (1 for 0/1 targets of a classifier)."""
+        v = float(np.var(T)) if T.size else 0.0
+        return T.shape[0] * v if v > 0 else 1.0
 
     def _transform(self, X):
         if self.x_mean_ is None:
@@ -257,6 +305,9 @@ class BaseMLP(BaseEstimator):
         else:
             w0 = self.w_
         Xs = self._transform(X)
+        if not np.all(np.isfinite(Xs)):
+            raise ValueError("the standardised inputs overflow (values too large for their "
+                             "spread); rescale the input columns")
         t0 = time.perf_counter()
         if incremental:
             result = self._train_epoch(w0, Xs, T, callback)
@@ -305,8 +356,13 @@ class BaseMLP(BaseEstimator):
                           stacklevel=4)
         elif result.status == Status.NONFINITE:
             warnings.warn(f"{type(self).__name__}: the error became NaN or infinite; keeping "
-                          f"the last finite weights (lower learning_rate or raise alpha)",
-                          ConvergenceWarning, stacklevel=4)
+                          f"the last finite weights (lower learning_rate, or rescale the data "
+                          f"or alpha): {result.message}", ConvergenceWarning, stacklevel=4)
+        elif result.status in (Status.LINE_SEARCH_FAILED, Status.STALLED):
+            warnings.warn(f"{type(self).__name__}: training stopped after {result.nit} "
+                          f"iterations without converging ({result.message}); the fit may be "
+                          "poor — try standardize=True or another method", ConvergenceWarning,
+                          stacklevel=4)
 
     def _callbacks(self, callback):
         """The user's callback and verbose printing, as one optimizer callback."""
@@ -360,8 +416,11 @@ class BaseMLP(BaseEstimator):
         if self.method == "gd":
             kwargs["line_search"] = True      # steepest descent; a fixed η is an online method
         try:
+            # the relative-decrease test measures decreases of an E below 1 against 1: for
+            # errors of a smaller scale (tiny targets), against that scale instead
+            ftol = 1e-12 * min(1.0, self._error_scale(T))
             result = minimize(obj, w0, method=self.method, max_iter=self.max_iter,
-                              gtol=self.tol, callback=cb, **kwargs)
+                              gtol=self._gtol(T), ftol=ftol, callback=cb, **kwargs)
         except KeyboardInterrupt:            # outside the optimizer's own guard
             from ..optim import Status
             from ..optim.result import OptimizeResult
@@ -380,9 +439,10 @@ class BaseMLP(BaseEstimator):
         from ..optim.online import train_online
         user = self._callbacks(callback)
         converged = []
+        gtol = self._gtol(T)
 
         def cb(info):                         # tol on the epoch-end gradient, as for batch runs
-            if float(np.max(np.abs(info.jac))) <= self.tol:
+            if float(np.max(np.abs(info.jac))) <= gtol:
                 converged.append(info.nit)
                 return True
             return user(info) if user is not None else False

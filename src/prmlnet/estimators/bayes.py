@@ -312,6 +312,7 @@ class BayesianMLPRegressor(_BayesMixin, MLPRegressor):
 
     # BaseMLP reads these; a Bayesian fit has no early stopping or online training.
     early_stopping = False
+    _standardize_targets = False     # β is the noise precision in the targets' own units
 
     def predict(self, X, return_std=False):
         """Predictive mean y(x, w_MAP) and, with ``return_std``, the standard deviation
@@ -331,6 +332,7 @@ class BayesianMLPRegressor(_BayesMixin, MLPRegressor):
 
     def _restore_state(self, arrays, meta):
         self._y_ndim = int(meta.get("y_ndim", 1))
+        self.y_mean_ = self.y_scale_ = None
         self._restore_bayes(arrays, meta)
 
 

@@ -256,6 +256,8 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
                 _, gb = fun_and_grad_batch(w, X[idx], T[idx])
                 w, state = method.update(w, gb, state)
                 nfev += 1
+                if not np.all(np.isfinite(w)):      # a step overflowed: stop before using w
+                    raise FloatingPointError
             seen += N
             f, g = fun_and_grad_batch(w, X, T)
             f = float(f)
