@@ -132,6 +132,13 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, me
                            err=True)
                 sys.exit(130)
     seconds = time.perf_counter() - t0
+    status = est.training_["status"]
+    if status == Status.NONFINITE.name:              # diverged: the weights are no model
+        raise click.ClickException(f"training failed: {est.training_['message']}; no model "
+                                   "written")
+    if status in (Status.LINE_SEARCH_FAILED.name, Status.STALLED.name):
+        click.echo(f"prmlnet: warning: training stopped without converging "
+                   f"({est.training_['message']}); the model may be poor", err=True)
     mf = est.to_model_file()
     mf.meta["cli"] = {"train_file": str(train), "targets": targets, "features": features,
                       "task": task}
@@ -145,7 +152,10 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, me
                    f"W = {est.net_.n_weights})", err=True)
         status = {Status.MAX_ITER.name: "maximum reached", Status.CONVERGED.name: "converged",
                   Status.CALLBACK_STOP.name: "early stopping",
-                  Status.INTERRUPTED.name: "interrupted"}.get(tr["status"], tr["message"])
+                  Status.INTERRUPTED.name: "interrupted",
+                  Status.STALLED.name: "stalled, not converged",
+                  Status.LINE_SEARCH_FAILED.name: "line search failed, not converged",
+                  }.get(tr["status"], tr["message"])
         click.echo(f"  error E = {tr['error']:.6g} ({tr['error_per_pattern']:.4g} per row), "
                    f"{tr['n_iter']} iterations ({status}), {seconds:.2f} s", err=True)
         if bayes:

@@ -232,6 +232,26 @@ class BaseMLP(BaseEstimator):
                 and math.isfinite(self.learning_rate)):
             raise ValueError(f"learning_rate must be a number > 0; got {self.learning_rate!r}")
 
+    def _training_bytes(self, net, n_samples):
+        """Bytes that training ``net`` needs at most: the weight-sized vectors of the
+        optimizer (and BFGS's W×W matrix, L-BFGS's pairs), and one chunk of
+        activations and deltas."""
+        from ..objective import default_chunk_size
+        W = net.n_weights
+        vectors = 16 + (20 if self.method == "lbfgs" else 0)
+        need = 8 * vectors * W + (8 * W * W if self.method == "bfgs" else 0)
+        return need + 8 * 6 * min(n_samples, default_chunk_size(net)) * sum(net.sizes)
+
+    def _check_memory(self, net, n_samples):
+        """Refuse, naming the bytes, an architecture whose training would not fit."""
+        from ..hessian._memory import _fmt, available_memory
+        need, have = self._training_bytes(net, n_samples), available_memory()
+        if need > have:
+            raise ValueError(f"{type(self).__name__}: a {'-'.join(map(str, net.sizes))} network "
+                             f"has W = {net.n_weights:,} weights; training it with "
+                             f"{self.method} needs about {_fmt(need)}, more than the "
+                             f"{_fmt(have)} of memory available; use fewer hidden units")
+
     def _rng(self):
         rs = self.random_state
         if rs is None or isinstance(rs, (int, np.integer)):
@@ -295,8 +315,10 @@ class BaseMLP(BaseEstimator):
         if first:
             self._set_standardisation(X)
             output, n_out = self._output_model(T)
-            self.net_ = Network((X.shape[1], *self._hidden_sizes(), n_out),
-                                hidden=self.activation, output=output)
+            net = Network((X.shape[1], *self._hidden_sizes(), n_out),
+                          hidden=self.activation, output=output)
+            self._check_memory(net, X.shape[0])         # before anything is allocated
+            self.net_ = net
             self._rng_ = self._rng()
             w0 = self._initial_weights(T)
             self.loss_curve_ = []

@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..bayes import LaplacePosterior, evidence_loop, group_alpha_vector, prior_groups
 from ..bayes.evidence import PRIORS, _Regularised
-from ..bayes.laplace import HESSIANS, NEGATIVE
+from ..bayes.laplace import HESSIANS, NEGATIVE, kappa
 from ._base import _is_int, _is_number
 from .mlp import MLPClassifier, MLPRegressor
 
@@ -131,6 +131,14 @@ class _BayesMixin:
             raise ValueError(f"hessian must be one of {HESSIANS}; got {self.hessian!r}")
         if self.negative not in NEGATIVE:
             raise ValueError(f"negative must be one of {NEGATIVE}; got {self.negative!r}")
+
+    def _training_bytes(self, net, n_samples):
+        """Training plus the Laplace posterior: its W×W matrices at their peak."""
+        from ..hessian._memory import PEAK_COPIES, WORKSPACE_BYTES
+        W = net.n_weights
+        bfgs = self.method == "bfgs" or (self.method == "auto" and W <= 500)
+        return (8 * 16 * W + int(PEAK_COPIES["laplace"] * 8 * W * W) + WORKSPACE_BYTES
+                + (8 * W * W if bfgs else 0))         # BFGS's matrix in the MAP trainings
 
     def _make_objective(self, net, X, T):
         """E = β E_D + ½ Σ α_i w_i² at the fitted (or initial) hyperparameters."""
@@ -378,6 +386,15 @@ class BayesianMLPClassifier(_BayesMixin, MLPClassifier):
         if self._label_kind == "binary":
             return np.hstack([1.0 - p, p])
         return p
+
+    def predict_log_proba(self, X, moderated=True):
+        """Logarithm of :meth:`predict_proba`, from the (moderated) activations
+        :math:`\kappa(\sigma_a^2)\,a_\text{MAP}` (5.190): finite where p rounds to 0."""
+        Xs, post = self._posterior(X)
+        if not moderated:
+            return self._log_proba_from(self.net_.forward(self.w_, Xs).a[-1])
+        a, s2 = post.activation_variance(Xs)
+        return self._log_proba_from(kappa(s2) * a)
 
     def _extra_state(self):
         arrays, meta = self._bayes_state()

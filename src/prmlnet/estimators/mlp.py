@@ -9,11 +9,14 @@ indicator matrix (5.23).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+from scipy import special
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
-from sklearn.utils.validation import column_or_1d
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._base import ONLINE_METHODS, BaseMLP, column_scales
 
@@ -105,6 +108,18 @@ _PARAMS_DOC = r"""
 """
 
 
+def _warn_unscaled_targets(T, name):
+    """Warn when unstandardised targets are so large, small or offset that a network
+    of unit-scale weights (under weight decay) can hardly fit them."""
+    spread = float(np.std(T)) if T.shape[0] > 1 else 0.0
+    offset = float(np.max(np.abs(T.mean(axis=0))))
+    if spread > 0 and (spread < 1e-6 or spread > 1e6 or offset > 1e6 * spread):
+        warnings.warn(f"{name}: the targets have a spread of {spread:.3g} about a mean of "
+                      f"size {offset:.3g}; unscaled, a network learns them poorly (the weight "
+                      "decay and the tolerances work at unit scale) — set standardize=True",
+                      UserWarning, stacklevel=6)
+
+
 def _target_arrays(est):
     """The target standardisation as model-file arrays (none when there is none)."""
     if getattr(est, "y_mean_", None) is None:
@@ -162,6 +177,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             self.y_mean_, self.y_scale_ = (column_scales(T, "target")
                                            if self.standardize and self._standardize_targets
                                            else (None, None))
+            if not self.standardize and self._standardize_targets:
+                _warn_unscaled_targets(T, type(self).__name__)
         if getattr(self, "y_mean_", None) is not None:
             T = (T - self.y_mean_) / self.y_scale_
         return T
@@ -300,9 +317,22 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return y
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+        """Logarithm of :meth:`predict_proba`, computed from the output pre-activations
+        (log-sigmoid, log-softmax), so that saturated outputs give finite logs."""
+        check_is_fitted(self, "w_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self._log_proba_from(self.net_.forward(self.w_, self._transform(X)).a[-1])
+
+    def _log_proba_from(self, a):
+        r""":math:`\ln p` from pre-activations ``a`` (N, K): :math:`a_k - \ln\sum_j e^{a_j}`
+        for softmax outputs, :math:`\ln\sigma(\pm a) = -\ln(1 + e^{\mp a})` for logistic
+        ones, never the log of a probability rounded to 0."""
+        if self.net_.output.name == "softmax":
+            return a - special.logsumexp(a, axis=1, keepdims=True)
+        log_y = -np.logaddexp(0.0, -a)                        # ln σ(a)
+        if self._label_kind == "binary":
+            return np.hstack([-np.logaddexp(0.0, a), log_y])  # ln(1 - σ(a)) = ln σ(-a)
+        return log_y
 
     def predict(self, X):
         """Most probable class of each sample (a 0/1 matrix for indicator targets)."""

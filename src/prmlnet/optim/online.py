@@ -238,6 +238,10 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
             lst.append(v)
 
     f, g = fun_and_grad_batch(w, X, T)
+    if np.shape(g) != np.shape(w):
+        raise ValueError(f"fun_and_grad_batch returned a gradient of shape {np.shape(g)} for "
+                         f"weights of shape {np.shape(w)}; it must return (E, ∇E) with ∇E "
+                         "shaped like w")
     f = float(f)
     best = (f, w, g)
     last = (f, w, g)

@@ -169,6 +169,10 @@ class Run:
         """
         f, g = self.fun_and_grad(w)
         self.nfev += 1
+        if np.shape(g) != w.shape:
+            raise ValueError(f"fun_and_grad returned a gradient of shape {np.shape(g)} for "
+                             f"weights of shape {w.shape}; it must return (E, ∇E) with ∇E "
+                             "shaped like w")
         f = float(f)
         if f < self.best[0]:
             self.best = (f, w, g)
