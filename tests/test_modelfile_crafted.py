@@ -37,8 +37,11 @@ CHILD_LIMIT = int(1.25 * GiB)
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
-    """One small fitted file of each estimator kind."""
-    d = tmp_path_factory.mktemp("real")
+    return make_real(tmp_path_factory.mktemp("real"))
+
+
+def make_real(d):
+    """One small fitted file of each estimator kind, in folder ``d``."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((24, 3))
     y = X[:, 0] - X[:, 1]
@@ -226,7 +229,11 @@ CASES = {**HEADER_CASES, **MEANING_CASES, **BOMB_CASES}
 
 @pytest.fixture(scope="module")
 def crafted(real, tmp_path_factory):
-    d = tmp_path_factory.mktemp("crafted")
+    return make_crafted(real, tmp_path_factory.mktemp("crafted"))
+
+
+def make_crafted(real, d):
+    """Every case of CASES, crafted from the real files into folder ``d``."""
     paths = {}
     for name, (build, _) in CASES.items():
         paths[name] = d / f"{name}.npz"

@@ -56,13 +56,15 @@ def _kind_of(st) -> str:
     return "a special file"
 
 
-def _writable_folder(folder, path):
-    """Raise ValueError unless a temporary file can be created in ``folder``
-    (a real probe: permission bits say nothing for root or read-only mounts)."""
-    if not os.path.isdir(folder):
-        raise ValueError(f"cannot write {path}: folder {folder} does not exist")
+def _probe_folder(target, path):
+    """Raise ValueError unless a temporary file can be created beside ``target``
+    (a real probe: permission bits say nothing for root or read-only mounts).
+    The probe is named like :func:`atomic_write`'s temporaries, so one that a
+    killed process left is removed by the next write."""
+    folder = os.path.dirname(target) or "."
     try:
-        fd, probe = tempfile.mkstemp(prefix=".prmlnet-probe.", dir=folder)
+        fd, probe = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.{os.getpid()}.",
+                                     suffix=_TMP_SUFFIX, dir=folder)
     except OSError as e:
         raise ValueError(f"cannot write {path}: folder {folder} is not writable "
                          f"({e.strerror or e})") from None
@@ -140,7 +142,9 @@ def output_plan(path, inputs=()):
             target = real
             if st is not None and not _same_file(st, real):   # e.g. /proc/self/fd/N of a
                 return "direct", path                          # deleted file: write through it
-        _writable_folder(os.path.dirname(target) or ".", path)
+        folder = os.path.dirname(target) or "."
+        if not os.path.isdir(folder):
+            raise ValueError(f"cannot write {path}: folder {folder} does not exist")
         return "replace", target
     if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
         if not os.access(path, os.W_OK):
@@ -169,9 +173,12 @@ def _own_descriptor(path):
 
 
 def check_output(path, inputs=()) -> None:
-    """Raise ValueError unless ``path`` can be written (see :func:`output_plan`);
-    the command line calls it before reading or training anything."""
-    output_plan(path, inputs)
+    """Raise ValueError unless ``path`` can be written (see :func:`output_plan`),
+    probing that its folder accepts a new file; the command line calls it before
+    reading or training anything."""
+    how, target = output_plan(path, inputs)
+    if how == "replace":
+        _probe_folder(target, path)
 
 
 def _write_direct(path, write):

@@ -38,6 +38,16 @@ Every array is listed in ``arrays`` with its SHA-256 digest, checked on load
 on top of the zip's CRC-32, so a truncated or corrupted file is reported as
 such rather than loaded.
 
+Loading is bounded before anything is decompressed (:class:`prmlnet.fileio.NpzReader`):
+the zip directory may list at most a few thousand members; the header member
+at most :data:`MAX_HEADER_BYTES`; the arrays the header describes at most
+``max_bytes`` together (:data:`DEFAULT_MAX_BYTES`, 1 GiB, or
+``$PRMLNET_MAX_MODEL_BYTES``), and each array's ``.npy`` header must agree with
+its description before it is read. The header is then validated field by field
+(:func:`_check_header`: types of every known field, the network, each array's
+dtype, shape and meaning), and the values that would make predictions NaN or
+wrong (non-finite weights, zero scales, repeated labels) are refused.
+
 Files are written atomically: into a temporary file in the destination's
 folder, flushed and ``fsync``-ed, then renamed over the destination with
 :func:`os.replace`. A crash (or Ctrl-C, or ``kill -9``) mid-write leaves the
@@ -46,8 +56,7 @@ file a killed writer left. Only a regular file (or a path that does not exist)
 is replaced: a symbolic link is followed and its target replaced, a named pipe
 or a terminal is written in place, and anything else is refused
 (:func:`output_plan`). An output path that is one of a command's inputs is
-refused before any work.
-A round trip reproduces the weights, the standardisation and therefore every
+refused before any work. A round trip reproduces the weights, the standardisation and therefore every
 prediction bit for bit.
 """
 
