@@ -75,8 +75,10 @@ def test_standardize_is_off_by_default_and_stored_when_on(rng):
     assert reg.x_mean_ is None and reg.x_scale_ is None
     reg = MLPRegressor(max_iter=5, standardize=True, random_state=0).fit(X, t)
     assert np.allclose(reg.x_mean_, X.mean(0)) and np.allclose(reg.x_scale_, X.std(0))
+    assert np.allclose(reg.y_mean_, t.mean()) and np.allclose(reg.y_scale_, t.std())
     Z = (X - reg.x_mean_) / reg.x_scale_
-    assert np.array_equal(reg.predict(X), reg.net_.predict(reg.w_, Z)[:, 0])
+    y = reg.net_.predict(reg.w_, Z)[:, 0] * reg.y_scale_[0] + reg.y_mean_[0]
+    assert np.array_equal(reg.predict(X), y)
 
 
 # -- output models from the labels ------------------------------------------------------

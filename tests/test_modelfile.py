@@ -199,7 +199,7 @@ def test_bad_extra_array_name(tmp_path, rng):
 
 
 # -- property: any dense network round-trips ---------------------------------------------------
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from prmlnet.activations import ACTIVATIONS  # noqa: E402
@@ -211,6 +211,7 @@ from prmlnet.activations import ACTIVATIONS  # noqa: E402
        output=st.sampled_from(["linear", "logistic", "softmax"]),
        seed=st.integers(0, 2**31 - 1))
 def test_any_dense_network_round_trips_bit_for_bit(tmp_path_factory, sizes, acts, output, seed):
+    assume(output != "softmax" or sizes[-1] >= 2)     # one softmax output is refused
     rng = np.random.default_rng(seed)
     net = prmlnet.Network(sizes, hidden=acts[: len(sizes) - 2], output=output)
     w = net.init_weights(rng) * rng.choice([1e-300, 1.0, 1e300], size=net.n_weights)

@@ -443,9 +443,12 @@ def init_weights(net, T, rng=None, scale=0.1):
             if np.any(k == j):
                 centres[j] = T[k == j].mean(axis=0)
     d2 = np.min(np.sum((T[:, None, :] - centres[None]) ** 2, axis=-1), axis=1)
-    sigma = max(np.sqrt(np.mean(d2) / md.K), 2.0 * md.min_width, 1e-6)
+    # a floor on the widths relative to the targets' own spread (any units), never absolute
+    spread = float(np.std(T)) or float(np.max(np.abs(T))) or 1.0
+    floor = 1e-6 * spread
+    sigma = max(np.sqrt(np.mean(d2) / md.K), 2.0 * md.min_width, floor)
     b_pi, b_s, b_mu = md.split(b)
     b_pi[...] = 0.0
-    b_s[...] = 0.5 * np.log(max(sigma ** 2 - md.min_width ** 2, 1e-12))
+    b_s[...] = 0.5 * np.log(max(sigma ** 2 - md.min_width ** 2, floor ** 2))
     b_mu[...] = centres
     return w

@@ -40,10 +40,25 @@ Every array is listed in ``arrays`` with its SHA-256 digest, checked on load
 on top of the zip's CRC-32, so a truncated or corrupted file is reported as
 such rather than loaded.
 
+Loading is bounded before anything is decompressed (:class:`prmlnet.fileio.NpzReader`):
+the zip directory may list at most a few thousand members; the header member
+at most :data:`MAX_HEADER_BYTES`; the arrays the header describes at most
+``max_bytes`` together (:data:`DEFAULT_MAX_BYTES`, 1 GiB, or
+``$PRMLNET_MAX_MODEL_BYTES``), and each array's ``.npy`` header must agree with
+its description before it is read. The header is then validated field by field
+(:func:`_check_header`: types of every known field, the network, each array's
+dtype, shape and meaning), and the values that would make predictions NaN or
+wrong (non-finite weights, zero scales, repeated labels) are refused.
+
 Files are written atomically: into a temporary file in the destination's
 folder, flushed and ``fsync``-ed, then renamed over the destination with
-:func:`os.replace`. A crash (or Ctrl-C) mid-write leaves the old file intact.
-A round trip reproduces the weights, the standardisation and therefore every
+:func:`os.replace`. A crash (or Ctrl-C, or ``kill -9``) mid-write leaves the
+old file intact, and the next write of the same file removes the temporary
+file a killed writer left. Only a regular file (or a path that does not exist)
+is replaced: a symbolic link is followed and its target replaced, a named pipe
+or a terminal is written in place, and anything else is refused
+(:func:`output_plan`). An output path that is one of a command's inputs is
+refused before any work. A round trip reproduces the weights, the standardisation and therefore every
 prediction bit for bit.
 """
 
@@ -52,21 +67,26 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import math
 import os
-import tempfile
+import re
 from importlib import import_module
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .activations import ACTIVATIONS
+from .fileio import (ArchiveError, NpzReader, _fmt_bytes, atomic_write, check_output,
+                     open_regular, output_plan, write_output)
 from .layers import Dense
 from .network import Network
 from .outputs import output_from_config
 
 __all__ = [
     "FORMAT_NAME", "FORMAT_VERSION", "ModelFile", "ModelFileError", "save", "load",
-    "network_config", "network_from_config", "atomic_write",
+    "network_config", "network_from_config", "atomic_write", "write_output", "output_plan",
+    "check_output", "max_model_bytes", "DEFAULT_MAX_BYTES", "MAX_BYTES_ENV", "MAX_HEADER_BYTES",
 ]
 
 FORMAT_NAME = "prmlnet-model"
@@ -189,7 +209,8 @@ def _storable(name, a):
 
 
 def _digest(a):
-    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+    """SHA-256 of the array's bytes in C order, without copying a contiguous array."""
+    return hashlib.sha256(np.ascontiguousarray(a).reshape(-1).view(np.uint8)).hexdigest()
 
 
 def _json_default(o):
@@ -203,48 +224,10 @@ def _json_default(o):
 
 
 # -- writing ---------------------------------------------------------------------
-def atomic_write(path, write) -> Path:
-    """Call ``write(fileobj)`` on a temporary file, then move it onto ``path``.
-
-    The temporary file lives in the destination's folder (so the final
-    :func:`os.replace` is an atomic rename on POSIX and Windows), is flushed and
-    ``fsync``-ed before the rename, and is removed if anything fails — the old
-    file at ``path``, if any, is then left untouched.
-    """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        mode = (path.stat().st_mode & 0o777) if path.exists() else 0o644
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:                                   # make the rename itself durable
-        dfd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return path
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
-    return path
-
-
-def save(path, model: ModelFile) -> Path:
-    """Write ``model`` to ``path`` atomically (the name is used as given)."""
+def save(path, model: ModelFile, *, inputs=()) -> Path:
+    """Write ``model`` to ``path`` (the name is used as given): atomically for a
+    regular file, in place for a named pipe or a terminal (:func:`write_output`);
+    ``inputs`` are files that must not be overwritten (the training data)."""
     from . import __version__
 
     net = model.network
@@ -288,14 +271,232 @@ def save(path, model: ModelFile) -> Path:
     except (TypeError, ValueError) as e:
         raise ValueError(f"model metadata is not JSON serialisable: {e}") from None
     stored["header"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    return atomic_write(path, lambda f: np.savez(f, **stored))
+    return write_output(path, lambda f: np.savez(f, **stored), inputs)
 
 
 # -- reading ---------------------------------------------------------------------
-def _sniff(path):
-    """Refuse what is plainly not a model file before handing it to np.load."""
-    with open(path, "rb") as f:
-        head = f.read(8)
+#: default bound on the array data a model file may hold, in bytes (1 GiB)
+DEFAULT_MAX_BYTES = 2 ** 30
+#: environment variable with another bound, in bytes (``4e9``, say), for trusted big models
+MAX_BYTES_ENV = "PRMLNET_MAX_MODEL_BYTES"
+#: bound on the JSON header, in bytes (real headers are a few kilobytes)
+MAX_HEADER_BYTES = 4 * 2 ** 20
+#: most arrays a model file may hold
+MAX_ARRAYS = 1024
+
+
+def max_model_bytes(max_bytes=None) -> int:
+    """The bound on a model file's array data: ``max_bytes`` when given, else
+    ``$PRMLNET_MAX_MODEL_BYTES``, else :data:`DEFAULT_MAX_BYTES`."""
+    source = "max_bytes"
+    if max_bytes is None:
+        env = os.environ.get(MAX_BYTES_ENV, "").strip()
+        if not env:
+            return DEFAULT_MAX_BYTES
+        max_bytes, source = env, MAX_BYTES_ENV
+    try:
+        v = float(max_bytes)
+    except (TypeError, ValueError):
+        v = math.nan
+    if isinstance(max_bytes, bool) or not (math.isfinite(v) and v >= 1):
+        raise ValueError(f"{source} must be a positive number of bytes; got {max_bytes!r}")
+    return int(v)
+
+
+def _too_big(path, what, need, limit):
+    return ModelFileError(
+        f"model file {path} {what} {_fmt_bytes(need)}, more than the {_fmt_bytes(limit)} "
+        f"allowed; if you trust the file, raise the limit with {MAX_BYTES_ENV}=<bytes> "
+        "(or load(path, max_bytes=...))")
+
+
+def _bad(path, field, what):
+    return ModelFileError(f"model file {path} is malformed: {field} {what} (the file was not "
+                          "written by prmlnet, or was edited)")
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_strs(v):
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+_CHECKS = {
+    "int": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "num": (_is_num, "a number"),
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "strs": (_is_strs, "a list of strings"),
+    "strs?": (lambda v: v is None or _is_strs(v), "a list of strings or null"),
+    "obj": (lambda v: isinstance(v, dict), "an object"),
+}
+_TOP_FIELDS = {"prmlnet_version": "str", "created": "str", "kind": "str", "params": "obj",
+               "training": "obj", "meta": "obj", "network": "obj", "arrays": "obj"}
+_TRAINING_FIELDS = {"n_samples": "int", "n_features": "int", "n_iter": "int", "nfev": "int",
+                    "error": "num", "error_per_pattern": "num", "seconds": "num",
+                    "status": "str", "message": "str", "method": "str", "interrupted": "bool",
+                    "feature_names": "strs?"}
+_CLI_FIELDS = {"train_file": "str", "targets": "strs", "features": "strs", "task": "str"}
+_ARRAY_FIELDS = {"dtype": "str", "sha256": "str", "object": "bool"}
+_ARRAY_NAME = re.compile(r"^(w|x_mean|x_scale|classes|extra\.[A-Za-z0-9_]+)$")
+
+
+def _check_fields(path, where, obj, spec, required=()):
+    for key in required:
+        if key not in obj:
+            raise _bad(path, where + key, "is missing")
+    for key, kind in spec.items():
+        if key in obj and not _CHECKS[kind][0](obj[key]):
+            raise _bad(path, where + key, f"is {str(json.dumps(obj[key]))[:40]}, not "
+                                          f"{_CHECKS[kind][1]}")
+
+
+def _check_network(path, config, limit) -> Network:
+    sizes = config.get("sizes")
+    if not (isinstance(sizes, list) and 2 <= len(sizes) <= 64
+            and all(_is_int(s) and 1 <= s <= 2 ** 31 for s in sizes)):
+        raise _bad(path, "network.sizes", f"is {str(json.dumps(sizes))[:40]}, not a list of "
+                                          "2 to 64 layer sizes >= 1")
+    W = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    if 8 * W > limit:
+        raise _too_big(path, f"describes a network of W = {W:,} weights, which would take",
+                       8 * W, limit)
+    hidden = config.get("hidden")
+    if not (_is_strs(hidden) and len(hidden) == len(sizes) - 2
+            and all(h in ACTIVATIONS for h in hidden)):
+        raise _bad(path, "network.hidden", f"is {str(json.dumps(hidden))[:40]}, not one known "
+                                           f"activation per hidden layer ({len(sizes) - 2})")
+    if not (isinstance(config.get("output"), dict) and isinstance(config["output"].get("name"), str)):
+        raise _bad(path, "network.output", "is not an output-model description")
+    if config.get("dtype", "float64") not in ("float64", "float32"):
+        raise _bad(path, "network.dtype", f"is {config.get('dtype')!r}, not float64 or float32")
+    try:
+        return network_from_config(config)
+    except (ValueError, TypeError, KeyError, OverflowError) as e:
+        raise _bad(path, "network", f"does not describe a network ({e})") from None
+
+
+def _array_dtype(path, name, d):
+    try:
+        dtype = np.dtype(d["dtype"])
+    except (TypeError, ValueError, SyntaxError):
+        raise _bad(path, f"arrays.{name}.dtype", f"is {d['dtype'][:20]!r}, not a dtype") from None
+    if dtype.names is not None or dtype.subdtype is not None or dtype.kind not in "biufU":
+        raise _bad(path, f"arrays.{name}.dtype", f"is {dtype}, not numbers, booleans or strings")
+    return dtype
+
+
+def _check_arrays(path, described, net, limit):
+    """The array descriptions, checked against each other and the network;
+    returns ``{name: (dtype, shape, sha256, object)}``."""
+    if len(described) > MAX_ARRAYS:
+        raise _bad(path, "arrays", f"lists {len(described)} arrays, more than {MAX_ARRAYS}")
+    out, total = {}, 0
+    for name, d in described.items():
+        if not _ARRAY_NAME.match(name):
+            raise _bad(path, "arrays", f"names an unknown array {name[:40]!r}")
+        if not isinstance(d, dict):
+            raise _bad(path, f"arrays.{name}", "is not an object")
+        _check_fields(path, f"arrays.{name}.", d, _ARRAY_FIELDS, required=("dtype", "shape",
+                                                                           "sha256"))
+        shape = d["shape"]
+        if not (isinstance(shape, list) and len(shape) <= 8
+                and all(_is_int(n) and 0 <= n <= 2 ** 62 for n in shape)):
+            raise _bad(path, f"arrays.{name}.shape", f"is {str(json.dumps(shape))[:40]}, not "
+                                                     "a list of sizes")
+        if not re.fullmatch(r"[0-9a-f]{64}", d["sha256"]):
+            raise _bad(path, f"arrays.{name}.sha256", "is not a SHA-256 hex digest")
+        dtype = _array_dtype(path, name, d)
+        if d.get("object", False) and dtype.kind != "U":
+            raise _bad(path, f"arrays.{name}.object", "is true for an array that is not strings")
+        total += math.prod(shape) * dtype.itemsize
+        out[name] = (dtype, tuple(shape), d["sha256"], bool(d.get("object", False)))
+    if total > limit:
+        raise _too_big(path, "holds arrays of", total, limit)
+    # what each array means, checked before reading it (a cast or a broadcast would hide it)
+    if "w" not in out:
+        raise ModelFileError(f"model file {path} has no weight vector 'w'")
+    dtype, shape = out["w"][:2]
+    if dtype.kind != "f" or dtype.itemsize != net.dtype.itemsize:
+        raise _bad(path, "arrays.w.dtype", f"is {dtype}, not the network's {net.dtype}")
+    if shape != (net.n_weights,):
+        raise ModelFileError(f"model file {path} is inconsistent: weights of shape {shape} for "
+                             f"a network that needs ({net.n_weights},)")
+    if ("x_mean" in out) != ("x_scale" in out):
+        raise _bad(path, "arrays", "hold only one of x_mean and x_scale")
+    for name in ("x_mean", "x_scale"):
+        if name in out and (out[name][0].kind != "f" or out[name][1] != (net.n_inputs,)):
+            raise _bad(path, f"arrays.{name}", f"is {out[name][0]} of shape {out[name][1]}, not "
+                                               f"float of shape ({net.n_inputs},)")
+    if "classes" in out:
+        dtype, shape = out["classes"][:2]
+        K, output = net.n_outputs, net.output.name
+        fits = len(shape) == 1 and shape[0] >= 2 and (
+            output not in ("logistic", "softmax") or shape[0] == K
+            or (output == "logistic" and K == 1 and shape[0] == 2))
+        if not fits:
+            raise _bad(path, "arrays.classes", f"has shape {shape}, which does not fit a network "
+                                               f"with {K} {output} output{'s' * (K > 1)}")
+    return out
+
+
+def _check_header(path, header, limit):
+    """Validate the JSON header (format version 1); returns (network, arrays)."""
+    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"{path} is not a prmlnet model file (unknown header format)")
+    version = header.get("format_version")
+    if not _is_int(version) or version < 1:
+        raise ModelFileError(f"{path} has an invalid format version {str(version)[:20]!r}")
+    if version > FORMAT_VERSION:
+        from . import __version__
+        raise ModelFileError(
+            f"{path} has model-file format version {version}, newer than this "
+            f"prmlnet {__version__} reads (version {FORMAT_VERSION}); upgrade prmlnet "
+            f"(the file was written by prmlnet {str(header.get('prmlnet_version', '?'))[:20]})")
+    _check_fields(path, "", header, _TOP_FIELDS, required=("kind", "network", "arrays"))
+    if not header["kind"] or len(header["kind"]) > 100:
+        raise _bad(path, "kind", "is empty or too long")
+    _check_fields(path, "training.", header.get("training", {}), _TRAINING_FIELDS)
+    cli = header.get("meta", {}).get("cli")
+    if cli is not None:
+        _check_fields(path, "meta.", {"cli": cli}, {"cli": "obj"})
+        _check_fields(path, "meta.cli.", cli, _CLI_FIELDS)
+    net = _check_network(path, header["network"], limit)
+    names = (header.get("training", {}).get("feature_names")
+             or (cli or {}).get("features"))
+    if names and len(names) != net.n_inputs:
+        raise _bad(path, "the input names", f"are {len(names)} for a network with "
+                                            f"{net.n_inputs} inputs")
+    return net, _check_arrays(path, header["arrays"], net, limit)
+
+
+def _check_values(path, arrays):
+    """Values that would make predictions NaN or wrong."""
+    if not np.all(np.isfinite(arrays["w"])):
+        raise _bad(path, "the weights w", "hold NaN or infinite values")
+    if "x_mean" in arrays:
+        if not (np.all(np.isfinite(arrays["x_mean"])) and np.all(np.isfinite(arrays["x_scale"]))
+                and np.all(arrays["x_scale"] > 0)):
+            raise _bad(path, "the input standardisation", "holds NaN, infinite or "
+                                                          "non-positive scales")
+    c = arrays.get("classes")
+    if c is not None:
+        if c.dtype.kind == "f" and not np.all(np.isfinite(c)):
+            raise _bad(path, "the class labels", "hold NaN or infinite values")
+        if np.unique(c).size != c.size:
+            raise _bad(path, "the class labels", "repeat a label")
+
+
+def _sniff(f, path):
+    """Refuse what is plainly not a model file before parsing it as a zip archive."""
+    head = f.read(8)
+    f.seek(0)
     if not head:
         raise ModelFileError(f"model file {path} is empty")
     if head[:1] == b"\x80":
@@ -310,84 +511,78 @@ def _sniff(path):
                              "written by prmlnet)")
 
 
-def _corrupt(path, e):
-    return ModelFileError(f"model file {path} is truncated or corrupted "
-                          f"({type(e).__name__}: {e}); re-create it or restore a backup")
+def _read_header(z, path):
+    if "header" not in z.members:
+        raise ModelFileError(f"{path} is a .npz archive but not a prmlnet model file "
+                             "(it has no 'header' member)")
+    dtype, shape = z.header("header")
+    if dtype != np.uint8 or len(shape) != 1:
+        raise _bad(path, "the header", f"is {dtype} of shape {shape}, not UTF-8 bytes")
+    if shape[0] > MAX_HEADER_BYTES:
+        raise ModelFileError(f"model file {path} has a header of {_fmt_bytes(shape[0])}, more "
+                             f"than the {_fmt_bytes(MAX_HEADER_BYTES)} a header may have; "
+                             "refusing it")
+    raw, _ = z.read("header", dtype=np.uint8, shape=shape)
+    try:
+        return json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise _bad(path, "the header", f"is not JSON text ({type(e).__name__})") from None
 
 
-def load(path) -> ModelFile:
-    """Read a model file written by :func:`save`, refusing anything that could run code.
+def load(path, *, max_bytes=None) -> ModelFile:
+    """Read a model file written by :func:`save`, refusing anything that could run
+    code, exhaust memory or load with a wrong meaning.
+
+    The header is validated against the format (every field's type, the
+    network, each array's dtype, shape and meaning) and the arrays' sizes are
+    bounded *before* any array is decompressed; each array's SHA-256 digest is
+    checked while it is read.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A regular file (a named pipe or a device is refused, never waited on).
+    max_bytes : int, optional
+        Bound on the array data the file may hold (default
+        ``$PRMLNET_MAX_MODEL_BYTES`` or :data:`DEFAULT_MAX_BYTES`, 1 GiB); a
+        larger file is refused with a message saying how to raise the bound.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` does not exist.
-    ValueError
-        If the file is empty, not a model file, a pickle, from a newer format
-        version, truncated or corrupted — with a one-line message.
+    ModelFileError (a ValueError)
+        If the file is empty, not a regular file, not a model file, a pickle, from
+        a newer format version, too large, malformed, truncated or corrupted —
+        with a one-line message.
     """
+    limit = max_model_bytes(max_bytes)
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"model file {path} does not exist")
-    if os.path.isdir(path):
-        raise ModelFileError(f"{path} is a folder, not a model file")
-    _sniff(path)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            names = set(z.files)
-            if "header" not in names:
-                raise ModelFileError(f"{path} is a .npz archive but not a prmlnet model file "
-                                     "(it has no 'header' member)")
-            header = json.loads(bytes(z["header"]).decode("utf-8"))
-            if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
-                raise ModelFileError(f"{path} is not a prmlnet model file (unknown header format)")
-            version = header.get("format_version")
-            if not isinstance(version, int) or version < 1:
-                raise ModelFileError(f"{path} has an invalid format version {version!r}")
-            if version > FORMAT_VERSION:
-                from . import __version__
-                raise ModelFileError(
-                    f"{path} has model-file format version {version}, newer than this "
-                    f"prmlnet {__version__} reads (version {FORMAT_VERSION}); upgrade prmlnet "
-                    f"(the file was written by prmlnet {header.get('prmlnet_version', '?')})")
-            described = header.get("arrays", {})
-            arrays = {}
-            for name, info in described.items():
-                if name not in names:
-                    raise ModelFileError(f"model file {path} lacks its array {name!r}; "
-                                         "it is truncated or corrupted")
-                a = z[name]
-                if _digest(a) != info.get("sha256") or list(a.shape) != info.get("shape"):
-                    raise ModelFileError(f"model file {path} is corrupted: array {name!r} does "
-                                         "not match its recorded checksum; re-create it or "
-                                         "restore a backup")
-                arrays[name] = a.astype(object) if info.get("object") else a
+        with open_regular(path, "model file") as f:
+            _sniff(f, path)
+            with NpzReader(f, path, max_members=4 * MAX_ARRAYS) as z:
+                header = _read_header(z, path)
+                net, described = _check_header(path, header, limit)
+                arrays = {}
+                for name, (dtype, shape, sha256, was_object) in described.items():
+                    if name not in z.members:
+                        raise ModelFileError(f"model file {path} lacks its array {name!r}; "
+                                             "it is truncated or corrupted")
+                    a, digest = z.read(name, dtype=dtype, shape=shape)
+                    if digest != sha256:
+                        raise ModelFileError(f"model file {path} is corrupted: array {name!r} "
+                                             "does not match its recorded checksum; re-create "
+                                             "it or restore a backup")
+                    arrays[name] = a.astype(object) if was_object else a
     except ModelFileError:
         raise
-    except ValueError as e:
-        if "allow_pickle" in str(e):
-            raise ModelFileError(f"refusing to load {path}: it holds pickled Python objects, "
-                                 "which can run code when loaded; prmlnet model files never "
-                                 "contain pickles") from None
-        raise _corrupt(path, e) from None
-    except FileNotFoundError:
-        raise
-    except Exception as e:      # BadZipFile, EOFError, zlib.error, NotImplementedError, ...
-        raise _corrupt(path, e) from None
-    if "w" not in arrays:
-        raise ModelFileError(f"model file {path} has no weight vector 'w'")
-    try:
-        net = network_from_config(header["network"])
-        kind = str(header["kind"])
-    except KeyError as e:
-        raise ModelFileError(f"model file {path} lacks the header field {e}") from None
-    w = arrays.pop("w")
-    if w.shape != (net.n_weights,):
-        raise ModelFileError(f"model file {path} is inconsistent: {w.shape[0]} weights for a "
-                             f"network that needs {net.n_weights}")
+    except ArchiveError as e:
+        raise ModelFileError(str(e)) from None
+    _check_values(path, arrays)
     extra = {k[len("extra."):]: v for k, v in arrays.items() if k.startswith("extra.")}
     return ModelFile(
-        kind=kind, network=net, w=w,
+        kind=header["kind"], network=net, w=arrays["w"],
         x_mean=arrays.get("x_mean"), x_scale=arrays.get("x_scale"),
         classes=arrays.get("classes"),
         params=header.get("params", {}), training=header.get("training", {}),

@@ -72,6 +72,10 @@ class Network:
 
     def __init__(self, sizes: Sequence[int], hidden="tanh", output="linear",
                  dtype=np.float64):
+        sizes = tuple(sizes)
+        if not all(isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_))
+                   for s in sizes):
+            raise ValueError(f"sizes must be integers (units per layer); got {sizes}")
         sizes = tuple(int(s) for s in sizes)
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(
@@ -123,8 +127,13 @@ class Network:
             raise ValueError(f"dtype must be float64 or float32; got {dtype}")
         stops = np.cumsum([0] + [layer.n_weights for layer in layers])
         set_ = object.__setattr__
+        output = get_output(output)
+        if output.name == "softmax" and layers[-1].n_out < 2:
+            raise ValueError("a softmax output layer needs at least 2 units (one softmax output "
+                             "is always 1, so its error is always 0); use output='logistic' "
+                             "for a single output")
         set_(self, "layers", tuple(layers))
-        set_(self, "output", get_output(output))
+        set_(self, "output", output)
         set_(self, "dtype", dtype)
         set_(self, "_slices", tuple(slice(int(a), int(b)) for a, b in zip(stops[:-1], stops[1:])))
         set_(self, "n_weights", int(stops[-1]))

@@ -55,6 +55,7 @@ import numpy as np
 from scipy import linalg, special
 
 from .._rng import as_rng
+from ..hessian._memory import PEAK_COPIES, WORKSPACE_BYTES, check_matrix_memory
 from ..priors import GaussianPrior, as_prior
 
 __all__ = ["LaplacePosterior", "laplace", "data_hessian", "kappa", "HESSIANS", "NEGATIVE"]
@@ -362,6 +363,9 @@ def laplace(net, w, X, T, prior, beta=1.0, *, hessian="exact", negative="auto", 
     prior = gaussian_of(net, prior)
     alpha = prior.alpha_vector
     W = net.n_weights
+    # H, its eigenvectors and A at once: refuse before any work what would not fit
+    check_matrix_memory(W, 8, PEAK_COPIES["laplace"], "the Laplace posterior",
+                        workspace=WORKSPACE_BYTES)
     if H is None:
         H = data_hessian(net, w, X, T, hessian)
     else:
@@ -371,7 +375,8 @@ def laplace(net, w, X, T, prior, beta=1.0, *, hessian="exact", negative="auto", 
     if not np.all(np.isfinite(H)):
         raise ValueError("the data Hessian holds NaN or infinite values; check the weights "
                          "and the data (a diverged training run?)")
-    H = 0.5 * (H + H.T)                                   # exact symmetry before eigh
+    H = H + H.T                                           # exact symmetry before eigh
+    H *= 0.5
     U = None
     if negative == "clip":
         lam, U = linalg.eigh(H, driver="evd", check_finite=False)   # divide and conquer
@@ -380,7 +385,7 @@ def laplace(net, w, X, T, prior, beta=1.0, *, hessian="exact", negative="auto", 
     tiny = W * np.finfo(float).eps * max(1.0, float(np.max(np.abs(lam))))
     n_negative = int(np.sum(lam < -tiny))
     clipped = False
-    L = None if negative == "clip" and lam[0] < 0 else _cholesky(beta * H, alpha)
+    L = None if negative == "clip" and lam[0] < 0 else _cholesky(H, beta, alpha)
     if L is None and negative != "keep":                  # clip: nearest PSD matrix
         if U is None:
             lam, U = linalg.eigh(H, driver="evd", check_finite=False)
@@ -388,7 +393,7 @@ def laplace(net, w, X, T, prior, beta=1.0, *, hessian="exact", negative="auto", 
             H = (U * np.maximum(lam, 0.0)) @ U.T
             H = 0.5 * (H + H.T)
             clipped = True
-            L = _cholesky(beta * H, alpha)
+            L = _cholesky(H, beta, alpha)
     if L is None:
         A = beta * H
         A[np.diag_indices_from(A)] += alpha                   # A = βH + diag(α)   (5.166)
@@ -404,12 +409,12 @@ def laplace(net, w, X, T, prior, beta=1.0, *, hessian="exact", negative="auto", 
                             hessian=hessian, negative=negative, clipped=clipped)
 
 
-def _cholesky(BH, alpha):
+def _cholesky(H, beta, alpha):
     """Lower Cholesky factor of A = βH + diag(α) (5.166), or None if A is not positive definite."""
-    A = BH.copy()
+    A = beta * H
     A[np.diag_indices_from(A)] += alpha
     try:
-        return linalg.cholesky(A, lower=True, check_finite=False)
+        return linalg.cholesky(A, lower=True, overwrite_a=True, check_finite=False)
     except linalg.LinAlgError:
         return None
 

@@ -42,6 +42,10 @@ def main(argv=None):
     except (ValueError, OSError) as e:
         click.echo(f"prmlnet: error: {e}", err=True)
         sys.exit(2)
+    except MemoryError as e:
+        click.echo(f"prmlnet: error: out of memory ({e or 'an allocation failed'}); use a "
+                   "smaller network or data set", err=True)
+        sys.exit(2)
     except SystemExit:
         raise
     return 0

@@ -104,8 +104,11 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, we
     import warnings
     from pathlib import Path
 
+    from .. import modelfile
     from .datafiles import read_table
 
+    out = out or (Path(train).stem + ".model.npz")
+    modelfile.check_output(out, inputs=[train])       # before any work: never destroy a file
     table = read_table(train)
     targets = list(dict.fromkeys(targets))
     table.require(targets, "target column")
@@ -126,10 +129,6 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, we
     else:
         y = table.numeric(targets, role="target")
         y = y[:, 0] if y.shape[1] == 1 else y
-    out = out or (Path(train).stem + ".model.npz")
-    out_dir = Path(out).parent
-    if not out_dir.is_dir():
-        raise click.UsageError(f"cannot write {out}: folder {out_dir} does not exist")
 
     from ..estimators import MDNRegressor, MLPClassifier, MLPRegressor
     from ..optim import Status
@@ -198,12 +197,18 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, we
                            err=True)
                 sys.exit(130)
     seconds = time.perf_counter() - t0
+    status = est.training_["status"]
+    if status == Status.NONFINITE.name:              # diverged: the weights are no model
+        raise click.ClickException(f"training failed: {est.training_['message']}; no model "
+                                   "written")
+    if status in (Status.LINE_SEARCH_FAILED.name, Status.STALLED.name):
+        click.echo(f"prmlnet: warning: training stopped without converging "
+                   f"({est.training_['message']}); the model may be poor", err=True)
     mf = est.to_model_file()
     mf.meta["cli"] = {"train_file": str(train), "targets": targets, "features": features,
                       "task": task}
-    from .. import modelfile
     with DeferSigint() as held:
-        modelfile.save(out, mf)
+        modelfile.save(out, mf, inputs=[train])
     interrupted = est.training_["interrupted"] or held.caught
     if not quiet:
         tr = est.training_
@@ -212,7 +217,10 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, we
                    f"W = {est.net_.n_weights})", err=True)
         status = {Status.MAX_ITER.name: "maximum reached", Status.CONVERGED.name: "converged",
                   Status.CALLBACK_STOP.name: "early stopping",
-                  Status.INTERRUPTED.name: "interrupted"}.get(tr["status"], tr["message"])
+                  Status.INTERRUPTED.name: "interrupted",
+                  Status.STALLED.name: "stalled, not converged",
+                  Status.LINE_SEARCH_FAILED.name: "line search failed, not converged",
+                  }.get(tr["status"], tr["message"])
         click.echo(f"  error E = {tr['error']:.6g} ({tr['error_per_pattern']:.4g} per row), "
                    f"{tr['n_iter']} iterations ({status}), {seconds:.2f} s", err=True)
         if bayes:

@@ -19,6 +19,9 @@ def info(model):
     from .. import modelfile
 
     mf = modelfile.load(model)
+    if mf.kind != "Network":                # an estimator's file: check what its kind needs
+        from ..estimators import from_model_file
+        from_model_file(mf, model)
     net = mf.network
     tr, cli_meta = mf.training, mf.meta.get("cli") or {}
     hidden = [layer.activation.name for layer in net.layers[:-1]]

@@ -34,11 +34,13 @@ def predict(model, data, out, proba, no_std):
     from .. import modelfile
     from .datafiles import read_table
 
+    if out is not None:                           # before any work: never destroy a file
+        modelfile.check_output(out, inputs=[model, data])
     mf = modelfile.load(model)                    # bad files fail fast, before scikit-learn loads
     table = read_table(data)
     from ..estimators import from_model_file
 
-    est = from_model_file(mf)
+    est = from_model_file(mf, model)
     names = model_inputs(mf, est)
     if names is None:
         numeric = [c for c in table.columns if table.values[c].dtype.kind in "fiub"]
@@ -86,5 +88,6 @@ def predict(model, data, out, proba, no_std):
     if out is None:
         click.echo(buf.getvalue(), nl=False)
     else:
-        modelfile.atomic_write(out, lambda f: f.write(buf.getvalue().encode("utf-8")))
+        modelfile.write_output(out, lambda f: f.write(buf.getvalue().encode("utf-8")),
+                               inputs=[model, data])
         click.echo(f"wrote {pred.shape[0]} predictions to {out}", err=True)

@@ -31,6 +31,7 @@ def tour(out, quick, only, jobs):
 
     Progress goes to standard error, one line per section with its time.
     """
+    _check_out(out)
     from ..tour import build
     from ..tour.report import select_sections
 
@@ -45,3 +46,21 @@ def tour(out, quick, only, jobs):
     except RuntimeError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"wrote {index} ({len(pages)} section(s) in {time.perf_counter() - t0:.1f} s)")
+
+
+def _check_out(out):
+    """Refuse, before any work, a --out that is not a folder, or whose index.html
+    is not a regular file (the report replaces it)."""
+    import os
+
+    from ..modelfile import check_output
+
+    if os.path.lexists(out) and not os.path.isdir(out):
+        raise click.UsageError(f"--out {out} exists and is not a folder; give a folder for "
+                               "the report")
+    if os.path.isdir(out):
+        index = os.path.join(out, "index.html")
+        if os.path.islink(index) or (os.path.lexists(index) and not os.path.isfile(index)):
+            raise click.UsageError(f"{index} exists and is not a regular file; the report "
+                                   "would replace it — remove it or choose another --out")
+        check_output(index)                    # the folder is writable

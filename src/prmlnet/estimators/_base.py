@@ -23,7 +23,16 @@ Conventions
 -----------
 * **No standardisation by default.** ``standardize=True`` subtracts the mean
   and divides by the standard deviation of each input column (stored as
-  ``x_mean_`` and ``x_scale_``, and in model files); targets are never scaled.
+  ``x_mean_`` and ``x_scale_``, and in model files), and regressors
+  (:class:`MLPRegressor`, :class:`MDNRegressor`) do the same to the targets
+  (``y_mean_``, ``y_scale_``), mapping their predictions back; the Bayesian
+  regressor never scales its targets (its β is the noise precision in their
+  units). The threshold under which a column counts as constant is relative
+  to its magnitude, so the units of the data do not matter.
+* **Tolerances follow the data's scale.** A regressor's gradient tolerance is
+  ``tol`` times the standard deviation of the targets the network is trained
+  on; every ending that is not a convergence (iteration limit, failed line
+  search, overflow, interrupt) gives a warning.
 * **Sums, not means.** The training error is the book's
   :math:`E(\mathbf{w}) = \sum_n E_n(\mathbf{w}) + \frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}`
   (5.11, 5.112), summed over patterns, with α **not** divided by the number of
@@ -55,10 +64,52 @@ from ..network import Network
 from . import _dask, _invariance, _weight_prior
 from ._files import KINDS, _json_params, from_model_file, load
 
-__all__ = ["BaseMLP", "ONLINE_METHODS", "batch_methods", "from_model_file", "load",
-           "KINDS"]
+__all__ = ["BaseMLP", "ONLINE_METHODS", "batch_methods", "column_scales", "from_model_file",
+           "load", "KINDS"]
 
 ONLINE_METHODS = ("sgd", "momentum", "adam")
+
+
+def _is_int(v) -> bool:
+    """An integer that is not a bool (True is not a size or an iteration count)."""
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_number(v) -> bool:
+    """A real number that is not a bool."""
+    return isinstance(v, (int, float, np.integer, np.floating)) and \
+        not isinstance(v, (bool, np.bool_))
+
+
+def column_scales(A, what="input"):
+    """Mean and standard deviation of each column of ``A`` (N, D), for standardising.
+
+    Computed on the columns divided by their largest magnitude, so that values
+    near the float64 limit do not overflow. A column whose spread is below
+    1e-12 of its magnitude — a constant, up to rounding — gets scale 1 (it is
+    only centred); the threshold is relative, so data in any units (1e-13 or
+    1e13) are standardised alike.
+    """
+    big = np.max(np.abs(A), axis=0)
+    if not np.all(np.isfinite(big)):
+        raise ValueError(f"{what} columns hold infinite values; they cannot be standardised")
+    unit = np.where(big > 0, big, 1.0)
+    B = A / unit
+    mean, scale = B.mean(axis=0) * unit, B.std(axis=0) * unit
+    scale[~(scale > 1e-12 * big)] = 1.0
+    return mean, scale
+
+
+def _warn_unscaled(X, name):
+    """Warn when unstandardised inputs are so small or so large that a network of
+    unit-scale initial weights can hardly learn from them."""
+    spread = X.std(axis=0) if X.shape[0] > 1 else np.ones(X.shape[1])
+    bad = np.flatnonzero((spread > 0) & ((spread < 1e-6) | (spread > 1e6)))
+    if bad.size:
+        warnings.warn(f"{name}: input column{'s' * (bad.size > 1)} {bad[:5].tolist()} "
+                      f"{'have' if bad.size > 1 else 'has'} a spread of "
+                      f"{spread[bad[0]]:.3g}; unscaled, the network can hardly learn from "
+                      "such inputs — set standardize=True", UserWarning, stacklevel=5)
 
 
 def batch_methods():
@@ -147,6 +198,18 @@ class BaseMLP(BaseEstimator):
     def _restore_state(self, arrays, meta):
         pass
 
+    #: output models this estimator's networks have (a model file is checked against it)
+    _file_outputs = ("linear", "logistic", "softmax", "mdn")
+
+    @classmethod
+    def _check_file(cls, mf):
+        """Raise ValueError (saying what is wrong) unless the model file ``mf``
+        can be this estimator; subclasses add their own checks."""
+        output = mf.network.output.name
+        if output not in cls._file_outputs:
+            raise ValueError(f"its network has {output} outputs, but a {cls.__name__} has "
+                             f"{' or '.join(cls._file_outputs)} outputs")
+
     # -- checks -------------------------------------------------------------------
     def _hidden_sizes(self):
         h = self.hidden_layer_sizes
@@ -156,7 +219,7 @@ class BaseMLP(BaseEstimator):
             h = tuple(h)
         except TypeError:
             h = None
-        if h is None or not all(isinstance(m, (int, np.integer)) and m >= 1 for m in h):
+        if h is None or not all(_is_int(m) and m >= 1 for m in h):
             raise ValueError(f"hidden_layer_sizes must be a sequence of positive integers "
                              f"like (10,) or (20, 10); got {self.hidden_layer_sizes!r}")
         return tuple(int(m) for m in h)
@@ -165,7 +228,11 @@ class BaseMLP(BaseEstimator):
         """Raise ValueError on bad hidden-layer sizes or activation names."""
         from ..activations import ACTIVATIONS
         self._hidden_sizes()
-        acts = [self.activation] if isinstance(self.activation, str) else list(self.activation)
+        a = self.activation
+        try:
+            acts = [a] if isinstance(a, str) else list(a)
+        except TypeError:
+            acts = [a]
         for a in acts:
             if a not in ACTIVATIONS:
                 raise ValueError(f"unknown activation {a!r}; choose one of: "
@@ -178,27 +245,46 @@ class BaseMLP(BaseEstimator):
         if self.method not in methods:
             raise ValueError(f"unknown method {self.method!r}; choose one of: {', '.join(methods)}")
         alphas = self.alpha.values() if isinstance(self.alpha, dict) else [self.alpha]
-        if not all(isinstance(a, (int, float, np.number)) and a >= 0 and math.isfinite(a)
-                   for a in alphas):
+        if not all(_is_number(a) and a >= 0 and math.isfinite(a) for a in alphas):
             raise ValueError(f"alpha must be a finite number >= 0 (or a dict of them per weight "
                              f"group); got {self.alpha!r}")
-        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
+        if not (_is_int(self.max_iter) and self.max_iter >= 1):
             raise ValueError(f"max_iter must be a positive integer; got {self.max_iter!r}")
-        if not (isinstance(self.tol, (int, float, np.number)) and self.tol >= 0):
+        if not (_is_number(self.tol) and self.tol >= 0):
             raise ValueError(f"tol must be a number >= 0; got {self.tol!r}")
-        if not 0.0 < self.validation_fraction < 1.0:
+        if not (_is_number(self.validation_fraction) and 0.0 < self.validation_fraction < 1.0):
             raise ValueError(f"validation_fraction must lie in (0, 1); got "
                              f"{self.validation_fraction!r}")
-        if not (isinstance(self.n_iter_no_change, (int, np.integer))
-                and self.n_iter_no_change >= 1):
+        if not (_is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1):
             raise ValueError(f"n_iter_no_change must be a positive integer; got "
                              f"{self.n_iter_no_change!r}")
-        if not (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
+        if not (_is_int(self.batch_size) and self.batch_size >= 1):
             raise ValueError(f"batch_size must be a positive integer; got {self.batch_size!r}")
-        if not (isinstance(self.learning_rate, (int, float, np.number)) and self.learning_rate > 0):
+        if not (_is_number(self.learning_rate) and self.learning_rate > 0
+                and math.isfinite(self.learning_rate)):
             raise ValueError(f"learning_rate must be a number > 0; got {self.learning_rate!r}")
         _weight_prior.check(self)
         _invariance.check_params(self)
+
+    def _training_bytes(self, net, n_samples):
+        """Bytes that training ``net`` needs at most: the weight-sized vectors of the
+        optimizer (and BFGS's W×W matrix, L-BFGS's pairs), and one chunk of
+        activations and deltas."""
+        from ..objective import default_chunk_size
+        W = net.n_weights
+        vectors = 16 + (20 if self.method == "lbfgs" else 0)
+        need = 8 * vectors * W + (8 * W * W if self.method == "bfgs" else 0)
+        return need + 8 * 6 * min(n_samples, default_chunk_size(net)) * sum(net.sizes)
+
+    def _check_memory(self, net, n_samples):
+        """Refuse, naming the bytes, an architecture whose training would not fit."""
+        from ..hessian._memory import _fmt, available_memory
+        need, have = self._training_bytes(net, n_samples), available_memory()
+        if need > have:
+            raise ValueError(f"{type(self).__name__}: a {'-'.join(map(str, net.sizes))} network "
+                             f"has W = {net.n_weights:,} weights; training it with "
+                             f"{self.method} needs about {_fmt(need)}, more than the "
+                             f"{_fmt(have)} of memory available; use fewer hidden units")
 
     def _rng(self):
         rs = self.random_state
@@ -209,12 +295,26 @@ class BaseMLP(BaseEstimator):
     # -- standardisation ----------------------------------------------------------
     def _set_standardisation(self, X):
         if self.standardize:
-            mean, scale = _dask.column_stats(X) if _dask.is_dask(X) else (X.mean(axis=0),
-                                                                          X.std(axis=0))
-            scale[~(scale > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
+            if _dask.is_dask(X):              # the statistics are summed on the cluster
+                mean, scale = _dask.column_stats(X)
+                scale[~(scale > 1e-12 * np.abs(mean))] = 1.0
+            else:
+                mean, scale = column_scales(X, "input")
             self.x_mean_, self.x_scale_ = mean, scale
         else:
             self.x_mean_ = self.x_scale_ = None
+            if not _dask.is_dask(X):
+                _warn_unscaled(X, type(self).__name__)
+
+    def _gtol(self, T):
+        """The gradient tolerance for the optimizer (``tol``; regressors scale it)."""
+        return self.tol
+
+    def _error_scale(self, T):
+        """The size of the training error set by the data: N times the variance of
+        the targets (1 for 0/1 targets of a classifier)."""
+        v = float(np.var(T)) if T.size else 0.0
+        return T.shape[0] * v if v > 0 else 1.0
 
     def _transform(self, X):
         if self.x_mean_ is None:
@@ -265,7 +365,9 @@ class BaseMLP(BaseEstimator):
         if first:
             self._set_standardisation(X)
             output, n_out = self._output_model(T)
-            self.net_ = self._build_network(X.shape[1], output, n_out)
+            net = self._build_network(X.shape[1], output, n_out)
+            self._check_memory(net, X.shape[0])         # before anything is allocated
+            self.net_ = net
             self._rng_ = self._rng()
             w0 = self._initial_weights(T)
             self.loss_curve_ = []
@@ -276,6 +378,9 @@ class BaseMLP(BaseEstimator):
         Xs = self._transform(X)
         if first:
             self.__dict__.pop("mixture_", None)
+        if not _dask.is_dask(Xs) and not np.all(np.isfinite(Xs)):
+            raise ValueError("the standardised inputs overflow (values too large for their "
+                             "spread); rescale the input columns")
         t0 = time.perf_counter()
         if incremental:
             result = self._train_epoch(w0, Xs, T, callback)
@@ -326,8 +431,13 @@ class BaseMLP(BaseEstimator):
                           stacklevel=4)
         elif result.status == Status.NONFINITE:
             warnings.warn(f"{type(self).__name__}: the error became NaN or infinite; keeping "
-                          f"the last finite weights (lower learning_rate or raise alpha)",
-                          ConvergenceWarning, stacklevel=4)
+                          f"the last finite weights (lower learning_rate, or rescale the data "
+                          f"or alpha): {result.message}", ConvergenceWarning, stacklevel=4)
+        elif result.status in (Status.LINE_SEARCH_FAILED, Status.STALLED):
+            warnings.warn(f"{type(self).__name__}: training stopped after {result.nit} "
+                          f"iterations without converging ({result.message}); the fit may be "
+                          "poor — try standardize=True or another method", ConvergenceWarning,
+                          stacklevel=4)
 
     def _callbacks(self, callback):
         """The user's callback and verbose printing, as one optimizer callback."""
@@ -384,8 +494,11 @@ class BaseMLP(BaseEstimator):
         if self.method == "gd":
             kwargs["line_search"] = True      # steepest descent; a fixed η is an online method
         try:
+            # the relative-decrease test measures decreases of an E below 1 against 1: for
+            # errors of a smaller scale (tiny targets), against that scale instead
+            ftol = 1e-12 * min(1.0, self._error_scale(T))
             result = minimize(obj, w0, method=self.method, max_iter=self.max_iter,
-                              gtol=self.tol, callback=cb, **kwargs)
+                              gtol=self._gtol(T), ftol=ftol, callback=cb, **kwargs)
         except KeyboardInterrupt:            # outside the optimizer's own guard
             from ..optim import Status
             from ..optim.result import OptimizeResult
@@ -404,9 +517,10 @@ class BaseMLP(BaseEstimator):
         from ..optim.online import train_online
         user = self._callbacks(callback)
         converged = []
+        gtol = self._gtol(T)
 
         def cb(info):                         # tol on the epoch-end gradient, as for batch runs
-            if float(np.max(np.abs(info.jac))) <= self.tol:
+            if float(np.max(np.abs(info.jac))) <= gtol:
                 converged.append(info.nit)
                 return True
             return user(info) if user is not None else False
@@ -507,9 +621,10 @@ class BaseMLP(BaseEstimator):
         return modelfile.save(path, self.to_model_file())
 
     @classmethod
-    def load(cls, path):
-        """Read an estimator of this class from a model file."""
-        est = load(path)
+    def load(cls, path, *, max_bytes=None):
+        """Read an estimator of this class from a model file (``max_bytes``: the
+        bound on its size, see :func:`prmlnet.modelfile.load`)."""
+        est = load(path, max_bytes=max_bytes)
         if not isinstance(est, cls):
             raise ValueError(f"{path} holds a {type(est).__name__}, not a {cls.__name__}; "
                              "use prmlnet.estimators.load to read any model file")

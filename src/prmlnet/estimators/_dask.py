@@ -94,7 +94,14 @@ def encode_targets(est, y, first, classes=None):
 
     if not is_classifier(est):
         est._encode_targets(y[:1].compute(), first, classes)
-        return y.reshape(y.shape[0], -1).astype(np.float64)
+        T = y.reshape(y.shape[0], -1).astype(np.float64)
+        if getattr(est, "y_mean_", None) is None:
+            return T
+        if first:                                  # the targets' standardisation, on the cluster
+            mean, scale = column_stats(T)
+            scale[~(scale > 1e-12 * np.abs(mean))] = 1.0
+            est.y_mean_, est.y_scale_ = mean, scale
+        return (T - est.y_mean_) / est.y_scale_
     if y.ndim == 1:
         summary = da.unique(y).compute()
     else:

@@ -38,19 +38,32 @@ def _json_params(params):
     return out
 
 
-def from_model_file(mf: modelfile.ModelFile):
-    """The fitted estimator that a :class:`prmlnet.modelfile.ModelFile` describes."""
+def from_model_file(mf: modelfile.ModelFile, path=None):
+    """The fitted estimator that a :class:`prmlnet.modelfile.ModelFile` describes.
+
+    The file is checked against what the estimator kind needs (its output
+    model, class labels, posterior, hyperparameters) before anything is built;
+    ``path`` names the file in the one-line :class:`~prmlnet.modelfile.ModelFileError`.
+    """
+    name = "the model file" if path is None else f"model file {path}"
     if mf.kind not in KINDS:
-        raise ValueError(f"the model file holds a {mf.kind!r}, which is not an estimator "
-                         f"prmlnet knows ({', '.join(sorted(KINDS))})")
+        raise modelfile.ModelFileError(
+            f"{name} holds a {mf.kind[:40]!r}, which is not an estimator prmlnet knows "
+            f"({', '.join(sorted(KINDS))})")
     cls = KINDS[mf.kind]
-    params = dict(mf.params)
-    valid = cls._get_param_names()
-    params = {k: v for k, v in params.items() if k in valid}
-    for name in ("hidden_layer_sizes", "image_shape", "invariances", "augment"):
-        if isinstance(params.get(name), list):          # JSON has no tuples
-            params[name] = tuple(params[name])
-    est = cls(**params)
+    try:
+        cls._check_file(mf)
+        params = dict(mf.params)
+        valid = cls._get_param_names()
+        params = {k: v for k, v in params.items() if k in valid}
+        for key in ("hidden_layer_sizes", "image_shape", "invariances", "augment"):
+            if isinstance(params.get(key), list):          # JSON has no tuples
+                params[key] = tuple(params[key])
+        est = cls(**params)
+        est._check_params()
+    except ValueError as e:
+        raise modelfile.ModelFileError(f"{name} cannot be a {mf.kind}: {e} (the file was not "
+                                       "written by prmlnet, or was edited)") from None
     est.net_ = mf.network
     est.w_ = np.ascontiguousarray(mf.w, dtype=np.float64)
     est.x_mean_, est.x_scale_ = mf.x_mean, mf.x_scale
@@ -73,6 +86,7 @@ def from_model_file(mf: modelfile.ModelFile):
     return est
 
 
-def load(path):
-    """Read any prmlnet estimator from a model file written by its ``save``."""
-    return from_model_file(modelfile.load(path))
+def load(path, *, max_bytes=None):
+    """Read any prmlnet estimator from a model file written by its ``save``
+    (``max_bytes``: see :func:`prmlnet.modelfile.load`)."""
+    return from_model_file(modelfile.load(path, max_bytes=max_bytes), path)

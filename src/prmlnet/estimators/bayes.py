@@ -31,8 +31,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..bayes import LaplacePosterior, evidence_loop
 from ..bayes.loop import DEFAULT_STARTS
-from ..bayes.laplace import HESSIANS, NEGATIVE
+from ..bayes.laplace import HESSIANS, NEGATIVE, kappa
 from ..priors import GROUPINGS, gaussian_prior
+from ._base import _is_int, _is_number
 from .mlp import MLPClassifier, MLPRegressor
 
 __all__ = ["BayesianMLPRegressor", "BayesianMLPClassifier"]
@@ -128,21 +129,22 @@ class _BayesMixin:
         if self.prior not in GROUPINGS:
             raise ValueError(f"prior must be one of {GROUPINGS}; got {self.prior!r}")
         if self.alpha is not None and not (
-                isinstance(self.alpha, (int, float, np.number)) and not isinstance(self.alpha, bool)
-                and math.isfinite(self.alpha) and self.alpha > 0):
+                _is_number(self.alpha) and math.isfinite(self.alpha) and self.alpha > 0):
             raise ValueError(f"alpha (the initial prior precision) must be None or a number "
                              f"> 0; got {self.alpha!r}")
-        if self.beta is not None and not (isinstance(self.beta, (int, float, np.number))
-                                          and math.isfinite(self.beta) and self.beta > 0):
+        if self.beta is not None and not (_is_number(self.beta) and math.isfinite(self.beta)
+                                          and self.beta > 0):
             raise ValueError(f"beta must be None or a number > 0; got {self.beta!r}")
         for name in ("n_outer", "n_inner", "max_iter"):
             v = getattr(self, name)
-            if not (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1):
+            if not (_is_int(v) and v >= 1):
                 raise ValueError(f"{name} must be a positive integer; got {v!r}")
-        for name in ("evidence_tol", "tol"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float, np.number)) and v >= 0):
-                raise ValueError(f"{name} must be a number >= 0; got {v!r}")
+        v = self.evidence_tol
+        if not (_is_number(v) and v > 0 and math.isfinite(v)):
+            raise ValueError(f"evidence_tol must be a number > 0 (the relative change of alpha "
+                             f"and beta that ends the evidence loop); got {v!r}")
+        if not (_is_number(self.tol) and self.tol >= 0):
+            raise ValueError(f"tol must be a number >= 0; got {self.tol!r}")
         if self.method != "auto" and self.method not in batch_methods():
             raise ValueError(f"method must be 'auto' or a batch method "
                              f"({', '.join(batch_methods())}); got {self.method!r}")
@@ -165,6 +167,14 @@ class _BayesMixin:
                              f"{'-'.join(map(str, self.net_.sizes))} has {self.net_.n_weights} "
                              "weights")
         return w0.copy()
+
+    def _training_bytes(self, net, n_samples):
+        """Training plus the Laplace posterior: its W×W matrices at their peak."""
+        from ..hessian._memory import PEAK_COPIES, WORKSPACE_BYTES
+        W = net.n_weights
+        bfgs = self.method == "bfgs" or (self.method == "auto" and W <= 500)
+        return (8 * 16 * W + int(PEAK_COPIES["laplace"] * 8 * W * W) + WORKSPACE_BYTES
+                + (8 * W * W if bfgs else 0))         # BFGS's matrix in the MAP trainings
 
     def _make_objective(self, net, X, T):
         """E = β E_D + E_W at the fitted (or initial) hyperparameters."""
@@ -262,6 +272,44 @@ class _BayesMixin:
                 "notes": list(getattr(self, "evidence_notes_", []))}
         return arrays, meta
 
+    @classmethod
+    def _check_file(cls, mf):
+        super()._check_file(mf)
+        m, a, W = mf.meta, mf.arrays, mf.network.n_weights
+
+        def number(v, low=-math.inf, strict=False):
+            return (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    and (v > low if strict else v >= low))
+
+        fields = {"alpha": lambda v: isinstance(v, dict) and v and all(number(x, 0) for x in
+                                                                      v.values()),
+                  "beta": lambda v: number(v, 0, strict=True),
+                  "gamma": lambda v: isinstance(v, dict) and all(number(x) for x in v.values()),
+                  "log_evidence": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+                  "converged": lambda v: isinstance(v, bool),
+                  "n_negative": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+                  "groups": lambda v: isinstance(v, list) and all(isinstance(g, str) for g in v)}
+        for name, ok in fields.items():
+            if name not in m:
+                raise ValueError(f"its Bayesian field meta.{name} is missing")
+            if not ok(m[name]):
+                raise ValueError(f"its Bayesian field meta.{name} is {str(m[name])[:30]}, which "
+                                 "is out of range")
+        shapes = {"bayes_chol": (W, W), "bayes_alpha": (W,), "bayes_eigenvalues": (W,)}
+        for name, shape in shapes.items():
+            v = a.get(name)
+            if v is None:
+                raise ValueError(f"its Bayesian array {name} is missing")
+            if v.dtype.kind != "f" or v.shape != shape or not np.all(np.isfinite(v)):
+                raise ValueError(f"its Bayesian array {name} is not a finite float array of "
+                                 f"shape {shape}")
+        L = a["bayes_chol"]
+        if not (np.all(np.diagonal(L) > 0) and not np.triu(L, 1).any()):
+            raise ValueError("its posterior's Cholesky factor is not lower triangular with a "
+                             "positive diagonal")
+        if np.any(a["bayes_alpha"] < 0):
+            raise ValueError("its prior precisions bayes_alpha are negative")
+
     def _restore_bayes(self, arrays, meta):
         history = {k[len("bayes_history_"):]: arrays[k] for k in arrays
                    if k.startswith("bayes_history_")}
@@ -321,6 +369,7 @@ class BayesianMLPRegressor(_BayesMixin, MLPRegressor):
 
     # BaseMLP reads these; a Bayesian fit has no early stopping or online training.
     early_stopping = False
+    _standardize_targets = False     # β is the noise precision in the targets' own units
 
     def predict(self, X, return_std=False):
         """Predictive mean y(x, w_MAP) and, with ``return_std``, the standard deviation
@@ -340,6 +389,7 @@ class BayesianMLPRegressor(_BayesMixin, MLPRegressor):
 
     def _restore_state(self, arrays, meta):
         self._y_ndim = int(meta.get("y_ndim", 1))
+        self.y_mean_ = self.y_scale_ = None
         self._restore_bayes(arrays, meta)
 
 
@@ -387,6 +437,15 @@ class BayesianMLPClassifier(_BayesMixin, MLPClassifier):
         if self._label_kind == "binary":
             return np.hstack([1.0 - p, p])
         return p
+
+    def predict_log_proba(self, X, moderated=True):
+        r"""Logarithm of :meth:`predict_proba`, from the (moderated) activations
+        :math:`\kappa(\sigma_a^2)\,a_\text{MAP}` (5.190): finite where p rounds to 0."""
+        Xs, post = self._posterior(X)
+        if not moderated:
+            return self._log_proba_from(self.net_.forward(self.w_, Xs).a[-1])
+        a, s2 = post.activation_variance(Xs)
+        return self._log_proba_from(kappa(s2) * a)
 
     def _extra_state(self):
         arrays, meta = self._bayes_state()

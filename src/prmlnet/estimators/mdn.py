@@ -14,9 +14,9 @@ from sklearn.base import RegressorMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ..mdn import MixtureDensity, init_weights
-from ._base import ONLINE_METHODS, BaseMLP
-from .mlp import _PARAMS_DOC
+from ..mdn import Mixture, MixtureDensity, init_weights
+from ._base import ONLINE_METHODS, BaseMLP, column_scales
+from .mlp import _PARAMS_DOC, _check_target_arrays, _target_arrays
 
 __all__ = ["MDNRegressor"]
 
@@ -52,8 +52,9 @@ class MDNRegressor(RegressorMixin, BaseMLP):
         to the standard deviation of the training targets** (pooled over
         columns): the network's output model gets
         ``MixtureDensity(min_width=min_width * t_scale_)``, so
-        :math:`\sigma_k^2 = e^{2a^\sigma_k} + (\text{min\_width}\cdot s_t)^2`.
-        ``0`` gives the book's unguarded form.
+        :math:`\sigma_k^2 = e^{2a^\sigma_k} + (\text{min\_width}\cdot s_t)^2`
+        (``min_width`` itself when the targets are standardised, their scale
+        then being 1). ``0`` gives the book's unguarded form.
     """ + "    " + _shared_params_doc().lstrip() + r"""
     t_scale_ : float
         Standard deviation of the training targets (the unit of ``min_width``).
@@ -119,16 +120,24 @@ class MDNRegressor(RegressorMixin, BaseMLP):
         T = np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=np.float64)
         if first:
             self._y_ndim = y.ndim
-            s = float(np.std(T))
-            self.t_scale_ = s if s > 0 else 1.0
+            big = float(np.max(np.abs(T))) if T.size else 0.0
+            s = float(np.std(T / big)) * big if big > 0 else 0.0      # no overflow
+            self.t_scale_ = s if s > 1e-12 * big else 1.0
+            self.y_mean_ = self.y_scale_ = None
+            if self.standardize:      # one scale for every column: the components stay isotropic
+                self.y_mean_ = column_scales(T, "target")[0]
+                self.y_scale_ = np.full(T.shape[1], self.t_scale_)
         elif T.shape[1] != self.net_.n_targets:
             raise ValueError(f"y has {T.shape[1]} columns but the model was fitted with "
                              f"{self.net_.n_targets}")
+        if self.y_mean_ is not None:
+            T = (T - self.y_mean_) / self.y_scale_
         return T
 
     def _output_model(self, T):
+        unit = 1.0 if self.y_mean_ is not None else self.t_scale_   # the targets' scale as fitted
         md = MixtureDensity(int(self.n_components), T.shape[1],
-                            min_width=float(self.min_width) * self.t_scale_)
+                            min_width=float(self.min_width) * unit)
         return md, md.n_outputs
 
     def _initial_weights(self, T):
@@ -137,11 +146,29 @@ class MDNRegressor(RegressorMixin, BaseMLP):
         return init_weights(self.net_, T, self._rng_)
 
     def _extra_state(self):
-        return {}, {"y_ndim": int(getattr(self, "_y_ndim", 1)), "t_scale": float(self.t_scale_)}
+        return _target_arrays(self), {"y_ndim": int(getattr(self, "_y_ndim", 1)),
+                                      "t_scale": float(self.t_scale_)}
 
     def _restore_state(self, arrays, meta):
         self._y_ndim = int(meta.get("y_ndim", 1))
         self.t_scale_ = float(meta.get("t_scale", 1.0))
+        self.y_mean_, self.y_scale_ = arrays.get("y_mean"), arrays.get("y_scale")
+
+    _file_outputs = ("mdn",)
+
+    @classmethod
+    def _check_file(cls, mf):
+        super()._check_file(mf)
+        t = mf.meta.get("t_scale", 1.0)
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not (np.isfinite(t) and t > 0):
+            raise ValueError(f"meta.t_scale is {t!r:.20}, not a positive number")
+        if mf.classes is not None:
+            raise ValueError("it holds class labels, which a density model has none of")
+        _check_target_arrays(mf, mf.network.output.K)
+        s = mf.arrays.get("y_scale")
+        if s is not None and not np.all(s == s[0]):
+            raise ValueError("its target scales y_scale differ between columns (a mixture "
+                             "of isotropic components needs one)")
 
     # -- prediction ---------------------------------------------------------------
     def _shape(self, Y):
@@ -152,7 +179,11 @@ class MDNRegressor(RegressorMixin, BaseMLP):
         """The conditional densities p(t|x_n) as a :class:`prmlnet.mdn.Mixture`
         (mixing coefficients (N, L), widths (N, L), means (N, L, K))."""
         check_is_fitted(self, "w_")
-        return self.net_.output.mixture(self._forward(X))
+        mix = self.net_.output.mixture(self._forward(X))
+        if getattr(self, "y_mean_", None) is None:
+            return mix
+        s = float(self.y_scale_[0])                # back to the targets' units
+        return Mixture(mix.pi, mix.sigma * s, mix.mu * s + self.y_mean_)
 
     def predict(self, X):
         """The conditional mode (``prediction="mode"``) or mean (5.158),

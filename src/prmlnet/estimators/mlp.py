@@ -9,13 +9,16 @@ indicator matrix (5.23).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+from scipy import special
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
-from sklearn.utils.validation import column_or_1d
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._base import ONLINE_METHODS, BaseMLP
+from ._base import ONLINE_METHODS, BaseMLP, column_scales
 
 __all__ = ["MLPRegressor", "MLPClassifier"]
 
@@ -47,8 +50,11 @@ _PARAMS_DOC = r"""
         Iterations of a batch method, or epochs of an online one.
     tol : float, default 1e-5
         Converged when :math:`\|\nabla E\|_\infty \le` ``tol`` (E summed over
-        patterns; checked at the end of each epoch for online methods); batch
-        methods also stop when a step lowers E by a relative 1e-12 or less.
+        patterns; checked at the end of each epoch for online methods) — for
+        regression ``tol`` times the standard deviation of the training targets
+        (after any standardisation), so that the test does not depend on their
+        units; batch methods also stop when a step lowers E by a relative 1e-12
+        or less.
     early_stopping : bool, default False
         Hold out ``validation_fraction`` of the training data, stop when the
         validation error has not improved for ``n_iter_no_change`` iterations
@@ -63,7 +69,11 @@ _PARAMS_DOC = r"""
     standardize : bool, default False
         Standardise each input column to zero mean and unit variance before the
         network (the statistics are stored in ``x_mean_``, ``x_scale_`` and in
-        model files). Nothing is standardised by default; targets never are.
+        model files); a regressor standardises its targets too (``y_mean_``,
+        ``y_scale_``) and maps its predictions back, so that targets in any
+        units (1e-12 or 1e12, or offset by 1e6) are fitted alike — α, ``loss_``
+        and ``loss_curve_`` then refer to the standardised problem. Nothing is
+        standardised by default.
     random_state : int, RandomState or None, default None
         Seeds the initial weights (and the shuffling of online methods and the
         validation split): the same seed and data give bit-identical weights.
@@ -90,6 +100,8 @@ _PARAMS_DOC = r"""
         stored in model files.
     x_mean_, x_scale_ : ndarray of shape (n_features,) or None
         Input standardisation, or None when ``standardize`` is False.
+    y_mean_, y_scale_ : ndarray of shape (n_targets,) or None
+        Target standardisation of a regressor, or None.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when X has string column names (a pandas DataFrame).
@@ -162,6 +174,39 @@ def _mlp_init(self, hidden_layer_sizes, activation, alpha, weight_prior, n_prior
         setattr(self, name, value)
 
 
+def _warn_unscaled_targets(T, name):
+    """Warn when unstandardised targets are so large, small or offset that a network
+    of unit-scale weights (under weight decay) can hardly fit them."""
+    spread = float(np.std(T)) if T.shape[0] > 1 else 0.0
+    offset = float(np.max(np.abs(T.mean(axis=0))))
+    if spread > 0 and (spread < 1e-6 or spread > 1e6 or offset > 1e6 * spread):
+        warnings.warn(f"{name}: the targets have a spread of {spread:.3g} about a mean of "
+                      f"size {offset:.3g}; unscaled, a network learns them poorly (the weight "
+                      "decay and the tolerances work at unit scale) — set standardize=True",
+                      UserWarning, stacklevel=6)
+
+
+def _target_arrays(est):
+    """The target standardisation as model-file arrays (none when there is none)."""
+    if getattr(est, "y_mean_", None) is None:
+        return {}
+    return {"y_mean": est.y_mean_, "y_scale": est.y_scale_}
+
+
+def _check_target_arrays(mf, K):
+    """Raise ValueError unless a file's target standardisation is whole and sane."""
+    m, s = mf.arrays.get("y_mean"), mf.arrays.get("y_scale")
+    if m is None and s is None:
+        return
+    if m is None or s is None:
+        raise ValueError("it holds only one of y_mean and y_scale")
+    for name, v in (("y_mean", m), ("y_scale", s)):
+        if v.dtype.kind != "f" or v.shape != (K,) or not np.all(np.isfinite(v)):
+            raise ValueError(f"its {name} is not a finite float vector of length {K}")
+    if not np.all(s > 0):
+        raise ValueError("its target scales y_scale are not all positive")
+
+
 class MLPRegressor(RegressorMixin, BaseMLP):
     __doc__ = r"""Multilayer-perceptron regression: linear outputs, sum-of-squares error.
 
@@ -206,15 +251,35 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                 y.ndim == 2 and y.shape[1] != self.net_.n_outputs:
             raise ValueError(f"y has {1 if y.ndim == 1 else y.shape[1]} columns but the model "
                              f"was fitted with {self.net_.n_outputs}")
-        return np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=np.float64)
+        T = np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=np.float64)
+        if first:
+            self.y_mean_, self.y_scale_ = (column_scales(T, "target")
+                                           if self.standardize and self._standardize_targets
+                                           else (None, None))
+            if not self.standardize and self._standardize_targets:
+                _warn_unscaled_targets(T, type(self).__name__)
+        if getattr(self, "y_mean_", None) is not None:
+            T = (T - self.y_mean_) / self.y_scale_
+        return T
+
+    #: whether ``standardize=True`` standardises the targets too (not for the Bayesian
+    #: regressor, whose β is the noise precision in the targets' units)
+    _standardize_targets = True
+
+    def _gtol(self, T):
+        s = float(np.std(T))
+        return self.tol * (s if s > 0 else 1.0)
 
     def _output_model(self, T):
         return "linear", T.shape[1]
 
     def predict(self, X):
-        """Network outputs :math:`\\mathbf{y}(\\mathbf{x}, \\mathbf{w})`,
-        shape (n_samples,) or (n_samples, n_targets) like the ``y`` of ``fit``."""
+        """Network outputs :math:`\\mathbf{y}(\\mathbf{x}, \\mathbf{w})` (mapped back to
+        the targets' units when they were standardised), shape (n_samples,) or
+        (n_samples, n_targets) like the ``y`` of ``fit``."""
         y = self._forward(X)
+        if getattr(self, "y_mean_", None) is not None:
+            y = y * self.y_scale_ + self.y_mean_
         return y.ravel() if getattr(self, "_y_ndim", 1) == 1 and y.shape[1] == 1 else y
 
     @available_if(lambda self: self.method in ONLINE_METHODS)
@@ -224,10 +289,22 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return self._fit(X, y, incremental=True)
 
     def _extra_state(self):
-        return {}, {"y_ndim": int(getattr(self, "_y_ndim", 1))}
+        return _target_arrays(self), {"y_ndim": int(getattr(self, "_y_ndim", 1))}
 
     def _restore_state(self, arrays, meta):
         self._y_ndim = int(meta.get("y_ndim", 1))
+        self.y_mean_, self.y_scale_ = arrays.get("y_mean"), arrays.get("y_scale")
+
+    _file_outputs = ("linear",)
+
+    @classmethod
+    def _check_file(cls, mf):
+        super()._check_file(mf)
+        if mf.classes is not None:
+            raise ValueError("it holds class labels, which a regression model has none of")
+        if mf.meta.get("y_ndim", 1) not in (1, 2):
+            raise ValueError(f"meta.y_ndim is {str(mf.meta.get('y_ndim'))[:20]}, not 1 or 2")
+        _check_target_arrays(mf, mf.network.n_outputs)
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -332,9 +409,22 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return y
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+        """Logarithm of :meth:`predict_proba`, computed from the output pre-activations
+        (log-sigmoid, log-softmax), so that saturated outputs give finite logs."""
+        check_is_fitted(self, "w_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self._log_proba_from(self.net_.forward(self.w_, self._transform(X)).a[-1])
+
+    def _log_proba_from(self, a):
+        r""":math:`\ln p` from pre-activations ``a`` (N, K): :math:`a_k - \ln\sum_j e^{a_j}`
+        for softmax outputs, :math:`\ln\sigma(\pm a) = -\ln(1 + e^{\mp a})` for logistic
+        ones, never the log of a probability rounded to 0."""
+        if self.net_.output.name == "softmax":
+            return a - special.logsumexp(a, axis=1, keepdims=True)
+        log_y = -np.logaddexp(0.0, -a)                        # ln σ(a)
+        if self._label_kind == "binary":
+            return np.hstack([-np.logaddexp(0.0, a), log_y])  # ln(1 - σ(a)) = ln σ(-a)
+        return log_y
 
     def predict(self, X):
         """Most probable class of each sample (a 0/1 matrix for indicator targets)."""
@@ -361,3 +451,20 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _restore_state(self, arrays, meta):
         self._label_kind = meta.get("label_kind") or (
             "binary" if self.classes_.size == 2 else "multiclass")
+
+    _file_outputs = ("logistic", "softmax")
+
+    @classmethod
+    def _check_file(cls, mf):
+        super()._check_file(mf)
+        if mf.classes is None:
+            raise ValueError("it holds no class labels")
+        K, C, output = mf.network.n_outputs, mf.classes.size, mf.network.output.name
+        kind = mf.meta.get("label_kind") or ("binary" if C == 2 else "multiclass")
+        fits = {"binary": output == "logistic" and K == 1 and C == 2,
+                "multiclass": output == "softmax" and K == C >= 2,
+                "multilabel": output == "logistic" and K == C
+                and np.array_equal(mf.classes, np.arange(K))}.get(kind)
+        if not fits:
+            raise ValueError(f"its {C} class labels ({kind!s:.20}) do not fit a network with "
+                             f"{K} {output} output{'s' * (K > 1)}")

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["HessianMemoryError", "available_memory", "check_matrix_memory"]
+__all__ = ["HessianMemoryError", "available_memory", "check_matrix_memory", "PEAK_COPIES",
+           "WORKSPACE_BYTES"]
 
-#: fraction of the available memory one W×W matrix (with its workspace) may take
+#: fraction of the available memory a W×W computation (with its workspace) may take
 SAFETY_FRACTION = 0.5
+
+#: Peak memory of each W×W computation in W×W matrices: the result and the
+#: temporaries beside it, as measured with tracemalloc (the largest ratio over
+#: dense architectures; ``tests/test_hessian_memory.py`` checks that the guard
+#: covers the peak). ``exact`` peaks while its per-layer-pair blocks are
+#: unpacked into H (about 3.5 for a network with one wide layer);
+#: ``laplace`` holds H, its eigenvectors and A = βH + diag(α) at once.
+PEAK_COPIES = {"exact": 4.0, "outer_product": 4.0, "finite_difference": 1.5,
+               "inverse_outer_product": 2.5, "laplace": 5.0}
+
+#: bytes of per-chunk workspace beside the W×W matrices (the chunked sums over patterns)
+WORKSPACE_BYTES = 256 * 2 ** 20
 
 
 class HessianMemoryError(MemoryError, ValueError):
@@ -42,13 +55,14 @@ def _fmt(n: float) -> str:
 
 
 def check_matrix_memory(W: int, itemsize: int = 8, copies: float = 1.0,
-                        what: str = "the Hessian", max_bytes=None) -> int:
-    """Raise :class:`HessianMemoryError` unless ``copies`` W×W matrices fit.
+                        what: str = "the Hessian", max_bytes=None, workspace: int = 0) -> int:
+    """Raise :class:`HessianMemoryError` unless ``copies`` W×W matrices and
+    ``workspace`` bytes fit (see :data:`PEAK_COPIES`).
 
     ``max_bytes`` overrides the limit (default: :data:`SAFETY_FRACTION` of the
     available memory). Returns the bytes needed.
     """
-    need = int(copies * W * W * itemsize)
+    need = int(copies * W * W * itemsize) + int(workspace)
     limit = int(SAFETY_FRACTION * available_memory()) if max_bytes is None else int(max_bytes)
     if need > limit:
         raise HessianMemoryError(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers import Dense
-from ._memory import check_matrix_memory
+from ._memory import PEAK_COPIES, WORKSPACE_BYTES, check_matrix_memory
 from .exact import _assemble, _chunk_size, output_curvature
 from .mixed import outer_product_mixed
 
@@ -60,8 +60,9 @@ def outer_product(net, w, X, T, *, chunk_size=None, max_bytes=None):
     matrix product over the patterns each (see :mod:`prmlnet.hessian.exact`).
     """
     w, X, T = net.check_data(w, X, T)
-    check_matrix_memory(net.n_weights, net.dtype.itemsize, 2.0, "the outer-product Hessian",
-                        max_bytes)
+    _chunk_size(net, X.shape[0], chunk_size)                # a bad chunk_size fails first
+    check_matrix_memory(net.n_weights, net.dtype.itemsize, PEAK_COPIES["outer_product"],
+                        "the outer-product Hessian", max_bytes, workspace=WORKSPACE_BYTES)
     curv = _gn_curvature(net.output)
     if all(type(layer) is Dense for layer in net.layers):
         return _assemble(net, w, X, T, residual=False, curvature=curv, chunk_size=chunk_size)
@@ -158,7 +159,8 @@ def inverse_outer_product(net, w, X, T, alpha, *, max_bytes=None):
     if not alpha > 0:
         raise ValueError(f"alpha must be > 0 (H_0 = alpha I must be invertible); got {alpha}")
     W = net.n_weights
-    check_matrix_memory(W, 8, 1.0, "the inverse outer-product Hessian", max_bytes)
+    check_matrix_memory(W, 8, PEAK_COPIES["inverse_outer_product"],
+                        "the inverse outer-product Hessian", max_bytes, workspace=WORKSPACE_BYTES)
     G = np.eye(W) / alpha                                            # H_0^{-1}
     curv = _gn_curvature(net.output)
     step = 256

@@ -46,7 +46,7 @@ import numpy as np
 
 from ..layers import Dense
 from ..testing import central_differences
-from ._memory import check_matrix_memory
+from ._memory import PEAK_COPIES, WORKSPACE_BYTES, check_matrix_memory
 from .rop import _hvp_many
 
 __all__ = ["exact", "exact_diagonal", "finite_difference", "output_curvature"]
@@ -219,7 +219,11 @@ def _bilinear_blocks(H, geo, p, P, q):
 
 def _chunk_size(net, N, chunk_size):
     if chunk_size is not None:
-        return max(1, int(chunk_size))
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
+                or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer (patterns per chunk); "
+                             f"got {chunk_size!r}")
+        return int(chunk_size)
     n = [layer.n_out for layer in net.layers]
     d = [layer.n_in + 1 for layer in net.layers]
     per = sum(a * b for i, a in enumerate(n) for b in n[:i])          # the P matrices
@@ -310,7 +314,9 @@ def exact(net, w, X, T, *, method="auto", chunk_size=None, max_bytes=None):
     dense = all(type(layer) is Dense for layer in net.layers)
     if method == "blocks" and not dense:
         raise ValueError("method='blocks' needs dense layers only; use method='rop'")
-    check_matrix_memory(net.n_weights, net.dtype.itemsize, 2.0, max_bytes=max_bytes)
+    _chunk_size(net, X.shape[0], chunk_size)                # a bad chunk_size fails first
+    check_matrix_memory(net.n_weights, net.dtype.itemsize, PEAK_COPIES["exact"],
+                        max_bytes=max_bytes, workspace=WORKSPACE_BYTES)
     from .mixed import exact_mixed, rop_rows
     if method == "rop":
         H = np.empty((net.n_weights,) * 2, dtype=net.dtype)
@@ -390,6 +396,7 @@ def finite_difference(net, w, X, T, h=1e-5, *, max_bytes=None):
     w, X, T = net.check_data(w, X, T)
     if not h > 0:
         raise ValueError(f"step h must be positive; got {h}")
-    check_matrix_memory(net.n_weights, 8, 1.0, "the finite-difference Hessian", max_bytes)
+    check_matrix_memory(net.n_weights, 8, PEAK_COPIES["finite_difference"],
+                        "the finite-difference Hessian", max_bytes)
     # column i: central differences of ∇E along w_i (§5.4.4), by prmlnet.testing
     return central_differences(lambda v: net._error_and_gradient(v, X, T)[1], w, h)

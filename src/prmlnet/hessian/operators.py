@@ -102,11 +102,14 @@ def extreme_eigenvalues(net, w, X=None, T=None, *, k=1, alpha=0.0, tol=1e-10, rn
     one flags a saddle or a non-convex region; nothing is clipped). For
     W <= 2k + 1 the dense eigenvalues are computed instead.
     """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be an integer >= 1; got {k!r}")
     k = int(k)
-    if k < 1:
-        raise ValueError(f"k must be >= 1; got {k}")
     op = linear_operator(net, w, X, T, alpha=alpha)
     W = op.shape[0]
+    if k > W:
+        raise ValueError(f"k = {k} asks for more eigenvalues at each end than the W = {W} "
+                         "the Hessian has; give k <= W")
     if W <= 2 * k + 1:
         lam = np.linalg.eigvalsh(op.matmat(np.eye(W)) if op.shape[0] else np.zeros((0, 0)))
         return Eigenvalues(lam[:k], lam[-k:])

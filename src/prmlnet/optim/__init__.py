@@ -76,8 +76,10 @@ def minimize(fun_and_grad, w0, method="scg", *, max_iter=1000, gtol=1e-6, ftol=1
         Converged when :math:`\|\nabla E\|_\infty \le` ``gtol``. Errors are sums
         over patterns, so scale ``gtol`` with N if needed.
     ftol : float
-        Converged when a step lowers E by at most ``ftol · max(|E_old|, |E|, 1)``;
-        0 switches this test off.
+        Converged when a step lowers E by at most ``ftol · max(|E_old|, |E|, u)``
+        with ``u = min(1, |E(w0)|)``: relative to E, and to its size at the start
+        when E is small, so the test does not depend on E's units; 0 switches
+        this test off.
     callback : callable ``info -> bool``, optional
         Called once per iteration with an :class:`IterInfo` (``x, fun, jac,
         nit, nfev, elapsed``); returning True (or raising StopIteration)

@@ -116,7 +116,7 @@ def _zoom(run, x, f0, dg0, d, lo, flo, dlo, hi, fhi, dhi, c1, c2, evals, slack):
             if dt * (hi - lo) >= 0.0:
                 hi, fhi, dhi = lo, flo, dlo
             lo, flo, dlo = t, ft, dt
-        if abs(hi - lo) <= 1e-10 * max(1.0, abs(lo)):
+        if abs(hi - lo) <= 1e-10 * max(abs(lo), abs(hi)):     # relative: steps of any size
             break
     if lo > 0.0 and flo < f0:                         # not Wolfe, but a decrease: take it
         xl = x + lo * d

@@ -257,6 +257,10 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
             lst.append(v)
 
     f, g = evaluate(w, everything)
+    if np.shape(g) != np.shape(w):
+        raise ValueError(f"fun_and_grad_batch returned a gradient of shape {np.shape(g)} for "
+                         f"weights of shape {np.shape(w)}; it must return (E, ∇E) with ∇E "
+                         "shaped like w")
     f = float(f)
     best = (f, w, g)
     last = (f, w, g)
@@ -275,6 +279,8 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
                 _, gb = evaluate(w, idx, transform is not None)
                 w, state = method.update(w, gb, state)
                 nfev += 1
+                if not np.all(np.isfinite(w)):      # a step overflowed: stop before using w
+                    raise FloatingPointError
             seen += N
             f, g = evaluate(w, everything)
             f = float(f)

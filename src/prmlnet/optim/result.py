@@ -24,12 +24,16 @@ __all__ = ["Status", "OptimizeResult", "History", "IterInfo", "Stop", "Run", "ch
 class Status(enum.IntEnum):
     """Why a run ended. ``success`` is true only for :attr:`CONVERGED`."""
 
-    CONVERGED = 0           #: gradient below ``gtol`` or relative decrease below ``ftol``
+    CONVERGED = 0           #: gradient below ``gtol`` or relative decrease below ``ftol`` (relative
+                            #: to max(|E|, min(1, |E(w0)|)))
     MAX_ITER = 1            #: ``max_iter`` iterations done
     CALLBACK_STOP = 2       #: the callback returned True (or raised StopIteration)
     INTERRUPTED = 3         #: KeyboardInterrupt; ``x`` holds the best weights seen
     NONFINITE = 4           #: the error became NaN or infinite; ``x`` is the last finite iterate
     LINE_SEARCH_FAILED = 5  #: no step along the search direction lowered the error
+    STALLED = 6             #: E stopped decreasing (relative decrease <= ``ftol``) while
+                            #: ‖∇E‖∞ was still above ``gtol``: precision ran out, typically
+                            #: because the data are badly scaled; not a convergence
 
 
 _MESSAGES = {
@@ -39,6 +43,8 @@ _MESSAGES = {
     Status.INTERRUPTED: "interrupted (KeyboardInterrupt); x holds the lowest-error weights seen",
     Status.NONFINITE: "the error became NaN or infinite; x holds the last finite iterate",
     Status.LINE_SEARCH_FAILED: "the line search found no acceptable step",
+    Status.STALLED: "the error stopped decreasing while the gradient was still above gtol "
+                    "(precision ran out; rescale or standardise the data)",
 }
 
 
@@ -148,6 +154,7 @@ class Run:
         self.nfev = 0
         self.nhev = 0
         self.n_nonfinite = 0
+        self.f_unit = 1.0
         self.best = (math.inf, self.x, None)
         self._h = ([], [], [], [], [])
         self.t0 = time.perf_counter()
@@ -162,6 +169,10 @@ class Run:
         """
         f, g = self.fun_and_grad(w)
         self.nfev += 1
+        if np.shape(g) != w.shape:
+            raise ValueError(f"fun_and_grad returned a gradient of shape {np.shape(g)} for "
+                             f"weights of shape {w.shape}; it must return (E, ∇E) with ∇E "
+                             "shaped like w")
         f = float(f)
         if f < self.best[0]:
             self.best = (f, w, g)
@@ -174,7 +185,11 @@ class Run:
         return math.inf, g
 
     def hvp(self, hvp, w, v):
-        """A counted Hessian-vector product ``hvp(w, v)``."""
+        """A counted Hessian-vector product ``hvp(w, v)``; a non-finite direction
+        (an overflow in the method) ends the run with :attr:`Status.NONFINITE`."""
+        if not np.all(np.isfinite(v)):
+            raise Stop(Status.NONFINITE, "a search direction overflowed (NaN or infinite); "
+                                         "rescale the data or lower alpha")
         self.nhev += 1
         return hvp(w, v)
 
@@ -194,6 +209,9 @@ class Run:
         if not (math.isfinite(f) and math.isfinite(gnorm)):
             raise Stop(Status.NONFINITE, "the error or gradient is NaN or infinite at w0")
         self.f, self.g = f, g
+        # decreases are relative to E, and to E's size at the start when E falls
+        # below 1, so an error of any scale (1e-24 or 1e24) is treated alike
+        self.f_unit = min(1.0, abs(f)) or 1.0
         self._record(f, gnorm, 0.0)
         if gnorm <= self.gtol:
             raise Stop(Status.CONVERGED, f"converged: ‖∇E‖∞ = {gnorm:.3g} <= gtol at w0")
@@ -220,7 +238,12 @@ class Run:
                 raise Stop(Status.CALLBACK_STOP)
         if gnorm <= self.gtol:
             raise Stop(Status.CONVERGED, f"converged: ‖∇E‖∞ = {gnorm:.3g} <= gtol")
-        if self.ftol and 0.0 <= f_prev - f <= self.ftol * max(abs(f_prev), abs(f), 1.0):
+        if self.ftol and 0.0 <= f_prev - f <= self.ftol * max(abs(f_prev), abs(f), self.f_unit):
+            if self.gtol > 0 and max(abs(f_prev), abs(f)) >= self.f_unit:
+                # E is not ~0 and the gradient test was not met: not a convergence
+                raise Stop(Status.STALLED, f"E stopped decreasing while ‖∇E‖∞ = {gnorm:.3g} > "
+                                           "gtol (precision ran out; rescale or standardise "
+                                           "the data)")
             raise Stop(Status.CONVERGED, "converged: relative decrease of E <= ftol")
         if self.nit >= self.max_iter:
             raise Stop(Status.MAX_ITER)

@@ -35,6 +35,9 @@ def _body(run, x, f, g, *, hvp, sigma0, lambda0, lambda_min, lambda_max):
                 d = -g
                 mu = float(d @ g)
             kappa = float(d @ d)
+            if not (math.isfinite(kappa) and math.isfinite(mu)):
+                raise Stop(Status.NONFINITE, "scg: the gradient is too large to square "
+                                             "(dᵀd overflows); rescale the data or lower alpha")
             if kappa < 1e-300:
                 raise Stop(Status.CONVERGED, "converged: the search direction vanished")
             if hvp is not None:
