@@ -9,10 +9,15 @@ Shapes: inputs ``X`` are (N, D), targets ``T`` are (N, K) (class labels one-hot
 for ``softmax``, 0/1 for ``logistic``), outputs ``y`` are (N, K).
 
 Errors and gradients are **sums over patterns** (5.11, 5.44), not means.
+
+Repeated calls on batches of the same size can reuse their buffers through a
+:class:`~prmlnet.workspace.Workspace` (``workspace=net.workspace()``), with the
+same results bit for bit.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -20,9 +25,58 @@ import numpy as np
 from .activations import get_activation
 from .layers import Dense, Layer
 from .outputs import get_output
+from .workspace import Workspace
 from ._rng import as_rng
 
 __all__ = ["Network", "ForwardCache"]
+
+
+#: Weights up to which a workspace keeps its own copy of w (and of the gradient)
+#: with every layer's views made once: for small networks making the views on
+#: each call costs more than copying the two vectors.
+_COPY_W = 2048
+#: Patterns × widest layer from which a workspace keeps the activations: below,
+#: numpy's own small allocations are as fast and cause no page faults.
+_KEEP_ARRAYS = 4096
+
+
+def _all_finite(x) -> bool:
+    """Whether every entry of the contiguous array ``x`` is finite.
+
+    ``x·x`` is NaN or infinite whenever an entry is; when it is not finite only
+    because it overflowed, the entries are tested one by one.
+    """
+    return math.isfinite(np.vdot(x, x)) or bool(np.isfinite(x).all())
+
+
+class _GradBuffers:
+    """A workspace's buffers for one forward and backward pass over N patterns:
+    a copy of w and a gradient with each layer's views (small networks), the
+    activations of every layer (large passes)."""
+
+    __slots__ = ("w", "g", "params", "grads", "fwd", "dx", "tmp", "out")
+
+    def __init__(self, net, N):
+        dt, layers, L = net.dtype, net.layers, len(net.layers)
+        e = np.empty
+        self.w = self.g = self.params = self.grads = None
+        if net.n_weights <= _COPY_W:
+            self.w, self.g = e(net.n_weights, dt), e(net.n_weights, dt)
+            self.params = [_views(layer, self.w[s]) for layer, s in zip(layers, net._slices)]
+            self.grads = [_views(layer, self.g[s]) for layer, s in zip(layers, net._slices)]
+        self.fwd, self.dx, self.tmp, self.out = [None] * L, [None] * L, [None] * L, None
+        if N * net._widest >= _KEEP_ARRAYS:
+            self.fwd = [(e((N, layer.n_out), dt),
+                         None if layer.activation.name == "identity" else e((N, layer.n_out), dt))
+                        for layer in layers]
+            self.dx = [None] + [e((N, layer.n_in), dt) for layer in layers[1:]]
+            self.tmp = [e((N, layer.n_out), dt) for layer in layers[:-1]] + [None]
+            self.out = tuple(e((N, net.n_outputs), dt) for _ in range(3))
+
+
+def _views(layer, p):
+    """What a layer's passes take for its slice ``p``: Dense layers a (W, b) pair."""
+    return layer.unpack(p) if type(layer) is Dense else p
 
 
 class ForwardCache(NamedTuple):
@@ -68,7 +122,7 @@ class Network:
     :mod:`prmlnet.layers`.
     """
 
-    __slots__ = ("layers", "output", "dtype", "_slices", "n_weights", "sizes")
+    __slots__ = ("layers", "output", "dtype", "_slices", "n_weights", "sizes", "_widest", "_acts")
 
     def __init__(self, sizes: Sequence[int], hidden="tanh", output="linear",
                  dtype=np.float64):
@@ -120,12 +174,36 @@ class Network:
         set_(self, "_slices", tuple(slice(int(a), int(b)) for a, b in zip(stops[:-1], stops[1:])))
         set_(self, "n_weights", int(stops[-1]))
         set_(self, "sizes", (layers[0].n_in,) + tuple(layer.n_out for layer in layers))
+        set_(self, "_widest", max(self.sizes))
+        # the hidden activations, for the loop specialised to dense layers (else None)
+        set_(self, "_acts", tuple(layer.activation for layer in layers)
+             if all(type(layer) is Dense for layer in layers) else None)
 
     def __setattr__(self, name, value):
         raise AttributeError("Network is immutable; build a new one instead")
 
     def __reduce__(self):
         return (Network.from_layers, (list(self.layers), self.output, self.dtype))
+
+    def workspace(self, max_sets=4) -> Workspace:
+        """Buffers for repeated calls (see :mod:`prmlnet.workspace`).
+
+        Pass it as ``workspace=`` to :meth:`error_and_gradient`, :meth:`gradient`,
+        :meth:`error`, :meth:`predict` or :func:`prmlnet.hessian.hvp`; the results
+        are the same, bit for bit, without the allocations.
+        """
+        return Workspace(self, max_sets)
+
+    def _check_workspace(self, workspace):
+        if workspace is None or workspace.net is self:
+            return workspace
+        if not isinstance(workspace, Workspace):
+            raise ValueError(f"workspace must be a prmlnet Workspace (net.workspace()); "
+                             f"got {type(workspace).__name__}")
+        if workspace.net != self:
+            raise ValueError(f"this workspace belongs to {workspace.net!r}, not to {self!r}; "
+                             "make one with net.workspace()")
+        return workspace
 
     def __repr__(self):
         hidden = [layer.activation.name for layer in self.layers[:-1]]
@@ -200,6 +278,9 @@ class Network:
     # -- input checks ---------------------------------------------------------
     def check_weights(self, w):
         """Return ``w`` as a 1-D array of this network's dtype, or raise ValueError."""
+        if (type(w) is np.ndarray and w.dtype is self.dtype and w.ndim == 1
+                and w.shape[0] == self.n_weights and _all_finite(w)):
+            return w
         w = np.asarray(w)
         if w.ndim != 1 or w.shape[0] != self.n_weights:
             raise ValueError(
@@ -215,6 +296,9 @@ class Network:
     def check_inputs(self, X, name="X"):
         """Return ``X`` as an (N, D) array of this network's dtype, or raise ValueError."""
         X = np.asarray(X)
+        if (X.dtype is self.dtype and X.ndim == 2 and X.shape[1] == self.n_inputs
+                and X.shape[0] and X.flags.c_contiguous and _all_finite(X)):
+            return X
         if X.dtype.kind not in "fiub":
             raise ValueError(f"{name} must be numeric; got dtype {X.dtype}")
         if X.ndim != 2:
@@ -238,6 +322,10 @@ class Network:
         """Return ``T`` as an (N, K) array, or raise ValueError."""
         T = np.asarray(T)
         K = self.n_targets
+        if (T.dtype is self.dtype and T.ndim == 2 and T.shape == (N, K)
+                and T.flags.c_contiguous and _all_finite(T)):
+            self.output.check_targets(T)
+            return T
         if T.dtype.kind not in "fiub":
             raise ValueError(f"T must be numeric; got dtype {T.dtype}")
         if T.ndim != 2:
@@ -258,6 +346,15 @@ class Network:
 
     def check_data(self, w, X, T=None):
         """Checked ``(w, X, T)``; ``T`` may be None."""
+        nd, dt = np.ndarray, self.dtype
+        if (type(w) is nd and type(X) is nd and type(T) is nd and w.dtype is dt
+                and X.dtype is dt and T.dtype is dt and w.ndim == 1 and X.ndim == 2
+                and w.shape[0] == self.n_weights and X.shape[1] == self.n_inputs
+                and T.shape == (X.shape[0], self.n_targets) and X.shape[0]
+                and X.flags.c_contiguous and T.flags.c_contiguous
+                and math.isfinite(np.vdot(w, w) + np.vdot(X, X) + np.vdot(T, T))):
+            self.output.check_targets(T)                 # the fast path of the checks below
+            return w, X, T
         w = self.check_weights(w)
         X = self.check_inputs(X)
         if T is not None:
@@ -271,23 +368,63 @@ class Network:
         return self._forward(w, X)
 
     def _forward(self, w, X):
-        inputs, pre = [], []
+        inputs, pre = self._propagate(w, X)
+        return ForwardCache(inputs, pre, self.output.output(pre[-1]))
+
+    def _params(self, w, b):
+        """Each layer's parameters for its passes: views into ``w``, or into the
+        workspace's copy of it when ``b`` keeps one (its views are made once)."""
+        if b is None or b.w is None:
+            return [w[s] for s in self._slices]
+        np.copyto(b.w, w)
+        return b.params
+
+    def _propagate(self, w, X, b=None):
+        """Forward propagation: the inputs and pre-activations of every layer."""
+        layers, params = self.layers, self._params(w, b)
+        L = len(layers)
+        fwd = (None,) * L if b is None else b.fwd
+        inputs, pre = [None] * L, [None] * L
         z = X
-        for layer, s in zip(self.layers, self._slices):
-            inputs.append(z)
-            a, z = layer.forward(w[s], z)              # (5.48), (5.49)
-            pre.append(a)
-        return ForwardCache(inputs, pre, self.output.output(a))
+        for l in range(L):
+            inputs[l] = z
+            pre[l], z = layers[l].forward(params[l], z, fwd[l])       # (5.48), (5.49)
+        return inputs, pre
 
-    def predict(self, w, X):
-        """Network outputs ``y(x, w)``, shape (N, K)."""
-        return self.forward(w, X).y
+    def _with_buffers(self, ws, N, fn, *args):
+        """``fn(*args, buffers)`` with the workspace's buffers for N patterns, or
+        ``fn(*args, None)`` without a workspace (or where it does not pay off)."""
+        if (ws is None or (self.n_weights > _COPY_W and N * self._widest < _KEEP_ARRAYS)
+                or not ws.acquire()):
+            return fn(*args, None)
+        try:
+            return fn(*args, ws.get(("grad", N), lambda: _GradBuffers(self, N)))
+        finally:
+            ws.release()
 
-    def error(self, w, X, T):
+    def predict(self, w, X, *, workspace=None):
+        """Network outputs ``y(x, w)``, shape (N, K) (a new array)."""
+        w, X, _ = self.check_data(w, X)
+        return self._with_buffers(self._check_workspace(workspace), X.shape[0],
+                                  self._predict, w, X)
+
+    def _predict(self, w, X, b):
+        y = self.output.output(self._propagate(w, X, b)[1][-1])
+        if b is not None and b.fwd[-1] is not None and np.may_share_memory(y, b.fwd[-1][0]):
+            y = y.copy()
+        return y
+
+    def error(self, w, X, T, *, workspace=None):
         """The error E(w), summed over patterns."""
         w, X, T = self.check_data(w, X, T)
-        c = self._forward(w, X)
-        return self.output.error(c.a[-1], c.y, T)
+        return self._error(w, X, T, self._check_workspace(workspace))
+
+    def _error(self, w, X, T, ws=None):
+        return self._with_buffers(ws, X.shape[0], self._error_pass, w, X, T)
+
+    def _error_pass(self, w, X, T, b):
+        a = self._propagate(w, X, b)[1][-1]
+        return self.output.evaluate(a, T, None if b is None else b.out, delta=False)[1]
 
     # -- error backpropagation (5.50–5.57) ------------------------------------
     def backward(self, w, cache, delta_out, out=None):
@@ -309,42 +446,171 @@ class Network:
                   \frac{\partial E}{\partial w_{ji}} = \sum_n \delta_{nj} z_{ni} \quad (5.53, 5.57)
         """
         g = np.empty(self.n_weights, dtype=self.dtype) if out is None else out
-        delta = delta_out
-        L = len(self.layers)
-        for l in range(L - 1, -1, -1):
-            layer, s = self.layers[l], self._slices[l]
-            dz = layer.backward(w[s], cache.inputs[l], delta, g[s], need_input=l > 0)
-            if l > 0:
-                below = self.layers[l - 1]
-                a, z = cache.a[l - 1], cache.inputs[l]
-                dz *= below.activation.dh(a, z)                 # (5.56): dz is our own
-                delta = dz
+        return self._backpropagate(w, cache.inputs, cache.a, delta_out, g)
+
+    def _backpropagate(self, w, inputs, pre, delta, g, buffers=None):
+        layers, slices = self.layers, self._slices
+        for l in range(len(layers) - 1, -1, -1):
+            s = slices[l]
+            dz = layers[l].backward(w[s], inputs[l], delta, g[s], l > 0,
+                                    None if buffers is None else buffers.dx[l])
+            if l:                                           # (5.56): dz is our own
+                delta = layers[l - 1].activation.backprop(
+                    dz, pre[l - 1], inputs[l], None if buffers is None else buffers.tmp[l - 1])
         return g
 
-    def error_and_gradient(self, w, X, T, out=None, check=True):
+    def error_and_gradient(self, w, X, T, out=None, check=True, *, workspace=None):
         """``(E, ∇E)`` from one forward and one backward pass.
 
         Parameters
         ----------
         out : ndarray of shape (W,), optional
-            Buffer for the gradient (a training loop reuses one; no allocation).
+            Buffer for the gradient (a training loop reuses one); otherwise the
+            gradient is a new array.
         check : bool, default True
             ``False`` skips the input checks, for loops over data already checked
             once (with :meth:`check_data`); wrong input then gives wrong results.
+        workspace : Workspace, optional
+            Buffers for the passes, from :meth:`workspace`, reused from call to
+            call: with ``out`` too, a repeated call allocates nothing. The
+            results are the same bit for bit.
         """
         if check:
             w, X, T = self.check_data(w, X, T)
-        return self._error_and_gradient(w, X, T, out)
+        return self._error_and_gradient(w, X, T, out, self._check_workspace(workspace))
 
-    def _error_and_gradient(self, w, X, T, out=None):
-        c = self._forward(w, X)
-        a, y = c.a[-1], c.y
-        E, delta = self.output.error_and_delta(a, y, T)
-        return E, self.backward(w, c, delta, out)
+    def _error_and_gradient(self, w, X, T, out=None, ws=None):
+        passes = self._dense_passes if self._acts is not None else self._passes
+        N = X.shape[0]
+        if (ws is None or (self.n_weights > _COPY_W and N * self._widest < _KEEP_ARRAYS)
+                or not ws.acquire()):
+            return passes(w, X, T, out, None)
+        try:
+            return passes(w, X, T, out, ws.get(("grad", N), lambda: _GradBuffers(self, N)))
+        finally:
+            ws.release()
 
-    def gradient(self, w, X, T):
+    def _passes(self, w, X, T, out, b):
+        """E and ∇E: forward propagation, the output deltas, backpropagation,
+        through the passes of each layer (any layer type)."""
+        layers = self.layers
+        L = len(layers)
+        inputs, pre = self._propagate(w, X, b)
+        params = [w[s] for s in self._slices] if b is None or b.w is None else b.params
+        _, E, delta = self.output.evaluate(pre[-1], T, None if b is None else b.out)
+        g, grads = self._gradient_views(out, b)
+        dx, tmp = ((None,) * L,) * 2 if b is None else (b.dx, b.tmp)
+        for l in range(L - 1, 0, -1):
+            dz = layers[l].backward(params[l], inputs[l], delta, grads[l], True, dx[l])  # (5.53)
+            delta = layers[l - 1].activation.backprop(dz, pre[l - 1], inputs[l], tmp[l - 1])
+        layers[0].backward(params[0], X, delta, grads[0], False)               # (5.56)
+        return E, self._gradient_out(g, out, b)
+
+    def _dense_passes(self, w, X, T, out, b):
+        """:meth:`_passes` for a network of :class:`~prmlnet.layers.Dense` layers:
+        the operations of ``Dense.forward`` and ``Dense.backward`` in one loop,
+        without a method call per layer (small networks spend most of their time
+        in the interpreter). The tests hold the two equal bit for bit."""
+        if b is not None and b.out is not None:
+            return self._dense_passes_into(w, X, T, out, b)
+        acts, dot, add = self._acts, np.dot, np.add.reduce
+        if b is None or b.w is None:
+            params = [layer.unpack(w[s]) for layer, s in zip(self.layers, self._slices)]
+        else:
+            np.copyto(b.w, w)
+            params = b.params
+        if len(params) == 2:                                 # one hidden layer, unrolled
+            (W1, b1), (W2, b2) = params
+            act = acts[0]
+            a1 = X.dot(W1.T)                                 # (5.48), (5.49)
+            a1 += b1
+            z = act.h(a1)
+            a = z.dot(W2.T)
+            a += b2
+            _, E, delta = self.output.evaluate(a, T)
+            g, ((gW1, gb1), (gW2, gb2)) = self._gradient_views(out, b, dense=True)
+            dz = delta.dot(W2)
+            dot(delta.T, z, out=gW2)                         # (5.53)
+            add(delta, axis=0, out=gb2)
+            delta = act.backprop(dz, a1, z)                  # (5.56)
+            dot(delta.T, X, out=gW1)
+            add(delta, axis=0, out=gb1)
+            return E, self._gradient_out(g, out, b)
+        inputs, pre = [X], []
+        z = X
+        for (W, bias), act in zip(params[:-1], acts):          # (5.48), (5.49)
+            a = z.dot(W.T)
+            a += bias
+            pre.append(a)
+            z = act.h(a)
+            inputs.append(z)
+        W, bias = params[-1]
+        a = z.dot(W.T)
+        a += bias
+        _, E, delta = self.output.evaluate(a, T)
+        g, grads = self._gradient_views(out, b, dense=True)
+        for l in range(len(params) - 1, 0, -1):              # (5.53), (5.56)
+            gW, gb = grads[l]
+            x = inputs[l]
+            dz = delta.dot(params[l][0])
+            dot(delta.T, x, out=gW)
+            add(delta, axis=0, out=gb)
+            delta = acts[l - 1].backprop(dz, pre[l - 1], x)
+        gW, gb = grads[0]
+        dot(delta.T, X, out=gW)
+        add(delta, axis=0, out=gb)
+        return E, self._gradient_out(g, out, b)
+
+    def _dense_passes_into(self, w, X, T, out, b):
+        """:meth:`_dense_passes` writing every activation into the workspace."""
+        L, acts = len(self.layers), self._acts
+        fwd, dx, tmp = b.fwd, b.dx, b.tmp
+        params = self._params(w, b)
+        if b.w is None:
+            params = [layer.unpack(p) for layer, p in zip(self.layers, params)]
+        inputs, pre = [X] * L, [None] * L
+        z = X
+        for l in range(L):                                   # (5.48), (5.49)
+            W, bias = params[l]
+            a = np.dot(z, W.T, out=fwd[l][0])
+            a += bias
+            pre[l] = a
+            if l < L - 1:
+                z = inputs[l + 1] = acts[l].apply(a, fwd[l][1])
+        _, E, delta = self.output.evaluate(a, T, b.out)
+        g, grads = self._gradient_views(out, b, dense=True)
+        for l in range(L - 1, -1, -1):                       # (5.53), (5.56)
+            gW, gb = grads[l]
+            if l:
+                dz = np.dot(delta, params[l][0], out=dx[l])
+            np.dot(delta.T, inputs[l], out=gW)
+            np.add.reduce(delta, axis=0, out=gb)
+            if l:
+                delta = acts[l - 1].backprop(dz, pre[l - 1], inputs[l], tmp[l - 1])
+        return E, self._gradient_out(g, out, b)
+
+    def _gradient_views(self, out, b, dense=False):
+        """The gradient array the backward pass writes, and its per-layer views."""
+        if b is not None and b.g is not None:
+            return b.g, b.grads
+        g = np.empty(self.n_weights, dtype=self.dtype) if out is None else out
+        if dense:
+            return g, [layer.unpack(g[s]) for layer, s in zip(self.layers, self._slices)]
+        return g, [g[s] for s in self._slices]
+
+    @staticmethod
+    def _gradient_out(g, out, b):
+        """The caller's gradient: a new array or ``out``, never the workspace's."""
+        if b is None or b.g is None:
+            return g
+        if out is None:
+            return g.copy()
+        np.copyto(out, g)
+        return out
+
+    def gradient(self, w, X, T, *, workspace=None):
         """∇E(w) by error backpropagation, summed over patterns (5.57)."""
-        return self.error_and_gradient(w, X, T)[1]
+        return self.error_and_gradient(w, X, T, workspace=workspace)[1]
 
     # -- Jacobians (5.3.4) ----------------------------------------------------
     def _backprop_rows(self, w, cache, rows, stop=0, each=None):

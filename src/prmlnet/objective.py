@@ -27,6 +27,7 @@ from numbers import Real
 import numpy as np
 
 from .priors import Batch, GaussianPrior, Term, as_prior
+from .workspace import Workspace
 
 __all__ = ["Objective", "default_chunk_size"]
 
@@ -128,6 +129,7 @@ class Objective:
         self.chunk_size = int(chunk_size)
         self.n_patterns = X.shape[0]
         self._chunks = self._split(self.n_patterns)
+        self._ws = Workspace(net)         # private buffers of the passes (results unchanged)
         self._pattern_terms = tuple(t for t in terms if t.per_pattern)
         self._weight_terms = ((prior,) if prior is not None else ()) + tuple(
             t for t in terms if not t.per_pattern)
@@ -170,7 +172,7 @@ class Objective:
         """
         net, beta = self.net, self.beta
         if len(chunks) == 1 and not self._pattern_terms:
-            E, g = net._error_and_gradient(w, X, T)
+            E, g = net._error_and_gradient(w, X, T, None, self._ws)
             if beta != 1.0:
                 E = beta * E
                 g *= beta
@@ -178,7 +180,7 @@ class Objective:
         E, g = 0.0, np.zeros(net.n_weights, dtype=net.dtype)
         buf = np.empty(net.n_weights, dtype=net.dtype)
         for s in chunks:
-            Ec, gc = net._error_and_gradient(w, X[s], T[s], out=buf)
+            Ec, gc = net._error_and_gradient(w, X[s], T[s], buf, self._ws)
             E += beta * Ec
             g += beta * gc if beta != 1.0 else gc
             if self._pattern_terms:
@@ -191,7 +193,7 @@ class Objective:
 
     def __call__(self, w):
         """``(E(w), ∇E(w))``: one forward and one backward pass per chunk."""
-        w = self._w(w)
+        w = self.net.check_weights(w)
         E, g = self._data(w, self.X, self.T, self._chunks)
         return self._combine(w, E, g, 1.0)
 

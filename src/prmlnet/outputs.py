@@ -16,6 +16,8 @@ An output model provides, for pre-activations ``a`` of shape (N, K):
                           outer-product (Gauss–Newton) approximation (5.84, 5.85)
 ``output_jacobian(a, y)`` ∂y_n/∂a_n, shape (N, K, K)
 ``check_targets(T)``      raise ValueError on targets the model cannot take
+``evaluate(a, T, out)``   ``(y, E, delta)`` at once, into three (N, K) buffers
+                          where the model can (the passes of a workspace)
 
 A mixture density network (§5.6) is one more output model with these methods.
 """
@@ -46,6 +48,20 @@ class OutputModel:
     def error_and_delta(self, a, y, T):
         """``(error(a, y, T), delta(a, y, T))``, sharing work where possible."""
         return self.error(a, y, T), self.delta(a, y, T)
+
+    def evaluate(self, a, T, out=None, delta=True):
+        """``(y, E, delta)`` from the output pre-activations in one go.
+
+        ``out``, optional, is a sequence of three arrays of the shape of ``a``
+        that the model may write into (the built-in models do; the values are
+        the same as without them); with ``delta=False`` the delta is None.
+        The default calls :meth:`output` and :meth:`error_and_delta`.
+        """
+        y = self.output(a)
+        if not delta:
+            return y, self.error(a, y, T), None
+        E, d = self.error_and_delta(a, y, T)
+        return y, E, d
 
     def config(self) -> dict:
         """Everything needed to rebuild this model: ``{"name": ..., **params}``.
@@ -84,6 +100,10 @@ class Linear(OutputModel):
     def error_and_delta(self, a, y, T):
         r = y - T
         return 0.5 * float(np.vdot(r, r)), r
+
+    def evaluate(self, a, T, out=None, delta=True):
+        r = a - T if out is None else np.subtract(a, T, out=out[2])     # y = a
+        return a, 0.5 * float(np.vdot(r, r)), r if delta else None
 
     def r_delta(self, a, y, T, ra):
         return ra
@@ -125,6 +145,12 @@ class Logistic(OutputModel):
 
     def error(self, a, y, T):
         return float(np.sum(np.logaddexp(0.0, a)) - np.vdot(T, a))
+
+    def evaluate(self, a, T, out=None, delta=True):
+        t, y, d = (None, None, None) if out is None else out
+        y = special.expit(a, out=y)
+        E = float(np.sum(np.logaddexp(0.0, a, out=t)) - np.vdot(T, a))
+        return y, E, np.subtract(y, T, out=d) if delta else None
 
     def r_delta(self, a, y, T, ra):
         return y * (1.0 - y) * ra
@@ -171,6 +197,21 @@ class Softmax(OutputModel):
 
     def error(self, a, y, T):
         return -float(np.vdot(T, special.log_softmax(a, axis=-1)))
+
+    def evaluate(self, a, T, out=None, delta=True):
+        # scipy's softmax and log_softmax share a - max(a), its exponential and the
+        # row sums; computed once here, with the same operations, hence the same bits.
+        m = np.amax(a, axis=-1, keepdims=True)
+        if not np.isfinite(m).all():           # log_softmax treats such rows apart
+            return super().evaluate(a, T, None, delta)
+        t, y, d = (None, None, None) if out is None else out
+        t = np.subtract(a, m, out=t)           # a - max(a)
+        y = np.exp(t, out=y)
+        s = np.sum(y, axis=-1, keepdims=True)
+        y /= s                                 # softmax
+        t -= np.log(s)                         # log_softmax: ln y without rounding y
+        E = -float(np.vdot(T, t))
+        return y, E, np.subtract(y, T, out=d) if delta else None
 
     def r_delta(self, a, y, T, ra):
         return y * (ra - np.sum(y * ra, axis=-1, keepdims=True))
