@@ -18,6 +18,7 @@ same results bit for bit.
 from __future__ import annotations
 
 import math
+from numbers import Real
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -26,18 +27,11 @@ from .activations import get_activation
 from .layers import Dense, Layer
 from .outputs import get_output
 from .workspace import Workspace
+from ._passes import (_COPY_W, _KEEP_ARRAYS, GradBuffers, dense_passes, gradient_out,
+                      gradient_step, gradient_views)
 from ._rng import as_rng
 
 __all__ = ["Network", "ForwardCache"]
-
-
-#: Weights up to which a workspace keeps its own copy of w (and of the gradient)
-#: with every layer's views made once: for small networks making the views on
-#: each call costs more than copying the two vectors.
-_COPY_W = 2048
-#: Patterns × widest layer from which a workspace keeps the activations: below,
-#: numpy's own small allocations are as fast and cause no page faults.
-_KEEP_ARRAYS = 4096
 
 
 def _all_finite(x) -> bool:
@@ -47,36 +41,6 @@ def _all_finite(x) -> bool:
     because it overflowed, the entries are tested one by one.
     """
     return math.isfinite(np.vdot(x, x)) or bool(np.isfinite(x).all())
-
-
-class _GradBuffers:
-    """A workspace's buffers for one forward and backward pass over N patterns:
-    a copy of w and a gradient with each layer's views (small networks), the
-    activations of every layer (large passes)."""
-
-    __slots__ = ("w", "g", "params", "grads", "fwd", "dx", "tmp", "out")
-
-    def __init__(self, net, N):
-        dt, layers, L = net.dtype, net.layers, len(net.layers)
-        e = np.empty
-        self.w = self.g = self.params = self.grads = None
-        if net.n_weights <= _COPY_W:
-            self.w, self.g = e(net.n_weights, dt), e(net.n_weights, dt)
-            self.params = [_views(layer, self.w[s]) for layer, s in zip(layers, net._slices)]
-            self.grads = [_views(layer, self.g[s]) for layer, s in zip(layers, net._slices)]
-        self.fwd, self.dx, self.tmp, self.out = [None] * L, [None] * L, [None] * L, None
-        if N * net._widest >= _KEEP_ARRAYS:
-            self.fwd = [(e((N, layer.n_out), dt),
-                         None if layer.activation.name == "identity" else e((N, layer.n_out), dt))
-                        for layer in layers]
-            self.dx = [None] + [e((N, layer.n_in), dt) for layer in layers[1:]]
-            self.tmp = [e((N, layer.n_out), dt) for layer in layers[:-1]] + [None]
-            self.out = tuple(e((N, net.n_outputs), dt) for _ in range(3))
-
-
-def _views(layer, p):
-    """What a layer's passes take for its slice ``p``: Dense layers a (W, b) pair."""
-    return layer.unpack(p) if type(layer) is Dense else p
 
 
 class ForwardCache(NamedTuple):
@@ -398,7 +362,7 @@ class Network:
                 or not ws.acquire()):
             return fn(*args, None)
         try:
-            return fn(*args, ws.get(("grad", N), lambda: _GradBuffers(self, N)))
+            return fn(*args, ws.get(("grad", N), lambda: GradBuffers(self, N)))
         finally:
             ws.release()
 
@@ -480,13 +444,13 @@ class Network:
         return self._error_and_gradient(w, X, T, out, self._check_workspace(workspace))
 
     def _error_and_gradient(self, w, X, T, out=None, ws=None):
-        passes = self._dense_passes if self._acts is not None else self._passes
+        passes = dense_passes if self._acts is not None else Network._passes
         N = X.shape[0]
         if (ws is None or (self.n_weights > _COPY_W and N * self._widest < _KEEP_ARRAYS)
                 or not ws.acquire()):
-            return passes(w, X, T, out, None)
+            return passes(self, w, X, T, out, None)
         try:
-            return passes(w, X, T, out, ws.get(("grad", N), lambda: _GradBuffers(self, N)))
+            return passes(self, w, X, T, out, ws.get(("grad", N), lambda: GradBuffers(self, N)))
         finally:
             ws.release()
 
@@ -498,115 +462,78 @@ class Network:
         inputs, pre = self._propagate(w, X, b)
         params = [w[s] for s in self._slices] if b is None or b.w is None else b.params
         _, E, delta = self.output.evaluate(pre[-1], T, None if b is None else b.out)
-        g, grads = self._gradient_views(out, b)
+        g, grads = gradient_views(self, out, b)
         dx, tmp = ((None,) * L,) * 2 if b is None else (b.dx, b.tmp)
         for l in range(L - 1, 0, -1):
             dz = layers[l].backward(params[l], inputs[l], delta, grads[l], True, dx[l])  # (5.53)
             delta = layers[l - 1].activation.backprop(dz, pre[l - 1], inputs[l], tmp[l - 1])
         layers[0].backward(params[0], X, delta, grads[0], False)               # (5.56)
-        return E, self._gradient_out(g, out, b)
+        return E, gradient_out(g, out, b)
 
-    def _dense_passes(self, w, X, T, out, b):
-        """:meth:`_passes` for a network of :class:`~prmlnet.layers.Dense` layers:
-        the operations of ``Dense.forward`` and ``Dense.backward`` in one loop,
-        without a method call per layer (small networks spend most of their time
-        in the interpreter). The tests hold the two equal bit for bit."""
-        if b is not None and b.out is not None:
-            return self._dense_passes_into(w, X, T, out, b)
-        acts, dot, add = self._acts, np.dot, np.add.reduce
-        if b is None or b.w is None:
-            params = [layer.unpack(w[s]) for layer, s in zip(self.layers, self._slices)]
-        else:
-            np.copyto(b.w, w)
-            params = b.params
-        if len(params) == 2:                                 # one hidden layer, unrolled
-            (W1, b1), (W2, b2) = params
-            act = acts[0]
-            a1 = X.dot(W1.T)                                 # (5.48), (5.49)
-            a1 += b1
-            z = act.h(a1)
-            a = z.dot(W2.T)
-            a += b2
-            _, E, delta = self.output.evaluate(a, T)
-            g, ((gW1, gb1), (gW2, gb2)) = self._gradient_views(out, b, dense=True)
-            dz = delta.dot(W2)
-            dot(delta.T, z, out=gW2)                         # (5.53)
-            add(delta, axis=0, out=gb2)
-            delta = act.backprop(dz, a1, z)                  # (5.56)
-            dot(delta.T, X, out=gW1)
-            add(delta, axis=0, out=gb1)
-            return E, self._gradient_out(g, out, b)
-        inputs, pre = [X], []
-        z = X
-        for (W, bias), act in zip(params[:-1], acts):          # (5.48), (5.49)
-            a = z.dot(W.T)
-            a += bias
-            pre.append(a)
-            z = act.h(a)
-            inputs.append(z)
-        W, bias = params[-1]
-        a = z.dot(W.T)
-        a += bias
-        _, E, delta = self.output.evaluate(a, T)
-        g, grads = self._gradient_views(out, b, dense=True)
-        for l in range(len(params) - 1, 0, -1):              # (5.53), (5.56)
-            gW, gb = grads[l]
-            x = inputs[l]
-            dz = delta.dot(params[l][0])
-            dot(delta.T, x, out=gW)
-            add(delta, axis=0, out=gb)
-            delta = acts[l - 1].backprop(dz, pre[l - 1], x)
-        gW, gb = grads[0]
-        dot(delta.T, X, out=gW)
-        add(delta, axis=0, out=gb)
-        return E, self._gradient_out(g, out, b)
+    def gradient_step(self, w, X, T, learning_rate, *, out=None, check=True, workspace=None):
+        r"""One step of gradient descent on a batch: ``(E(w), w − η∇E(w))``.
 
-    def _dense_passes_into(self, w, X, T, out, b):
-        """:meth:`_dense_passes` writing every activation into the workspace."""
-        L, acts = len(self.layers), self._acts
-        fwd, dx, tmp = b.fwd, b.dx, b.tmp
-        params = self._params(w, b)
-        if b.w is None:
-            params = [layer.unpack(p) for layer, p in zip(self.layers, params)]
-        inputs, pre = [X] * L, [None] * L
-        z = X
-        for l in range(L):                                   # (5.48), (5.49)
-            W, bias = params[l]
-            a = np.dot(z, W.T, out=fwd[l][0])
-            a += bias
-            pre[l] = a
-            if l < L - 1:
-                z = inputs[l + 1] = acts[l].apply(a, fwd[l][1])
-        _, E, delta = self.output.evaluate(a, T, b.out)
-        g, grads = self._gradient_views(out, b, dense=True)
-        for l in range(L - 1, -1, -1):                       # (5.53), (5.56)
-            gW, gb = grads[l]
-            if l:
-                dz = np.dot(delta, params[l][0], out=dx[l])
-            np.dot(delta.T, inputs[l], out=gW)
-            np.add.reduce(delta, axis=0, out=gb)
-            if l:
-                delta = acts[l - 1].backprop(dz, pre[l - 1], inputs[l], tmp[l - 1])
-        return E, self._gradient_out(g, out, b)
+        Parameters
+        ----------
+        learning_rate : float > 0
+            η of (5.41) (of (5.43) when X, T are a mini-batch).
+        out : ndarray of shape (W,), optional
+            Where the new weights go; a new array by default. ``out=w`` updates
+            the weights in place, the cheapest training loop::
 
-    def _gradient_views(self, out, b, dense=False):
-        """The gradient array the backward pass writes, and its per-layer views."""
-        if b is not None and b.g is not None:
-            return b.g, b.grads
-        g = np.empty(self.n_weights, dtype=self.dtype) if out is None else out
-        if dense:
-            return g, [layer.unpack(g[s]) for layer, s in zip(self.layers, self._slices)]
-        return g, [g[s] for s in self._slices]
+                ws = net.workspace()
+                for Xb, Tb in batches:
+                    E, _ = net.gradient_step(w, Xb, Tb, eta, out=w, workspace=ws)
+        check, workspace
+            As for :meth:`error_and_gradient`.
 
-    @staticmethod
-    def _gradient_out(g, out, b):
-        """The caller's gradient: a new array or ``out``, never the workspace's."""
-        if b is None or b.g is None:
-            return g
+        Returns
+        -------
+        E : float
+            The error at ``w``, before the step.
+        w_new : ndarray of shape (W,)
+            ``out``.
+
+        Notes
+        -----
+        .. math:: \mathbf{w}^{(\tau+1)} = \mathbf{w}^{(\tau)} - \eta\nabla E(\mathbf{w}^{(\tau)})
+                  \quad (5.41)
+
+        For a network of dense layers the gradient is never formed: the matrix
+        product that computes each layer's weight gradient adds −η times it to
+        that layer's weights in ``out`` directly (a BLAS gemm with β = 1, through
+        :mod:`scipy.linalg.blas`), so a step is one forward and one backward pass
+        with no pass over a gradient vector. The result equals
+        ``w - learning_rate * gradient`` up to rounding (the product rounds once
+        where the separate update rounds twice). Other layer types form the
+        gradient (in the workspace) and then update.
+        """
+        if check:
+            w, X, T = self.check_data(w, X, T)
+        eta = learning_rate
+        if not (isinstance(eta, Real) and not isinstance(eta, bool) and eta > 0
+                and math.isfinite(eta)):
+            raise ValueError(f"learning_rate must be a finite number > 0; got {eta!r}")
         if out is None:
-            return g.copy()
-        np.copyto(out, g)
-        return out
+            out = np.empty(self.n_weights, dtype=self.dtype)
+        elif (not isinstance(out, np.ndarray) or out.shape != (self.n_weights,)
+              or out.dtype != self.dtype or not out.flags.c_contiguous):
+            raise ValueError(f"out must be a contiguous {self.dtype} array of shape "
+                             f"({self.n_weights},), like w")
+        ws = self._check_workspace(workspace)
+        if self._acts is None:
+            E, g = self._error_and_gradient(w, X, T, None, ws)
+            g *= -eta
+            np.add(w, g, out=out)
+            return E, out
+        N = X.shape[0]
+        if ws is None or N * self._widest < _KEEP_ARRAYS or not ws.acquire():
+            return gradient_step(self, w, X, T, float(eta), out, None), out
+        try:
+            b = ws.get(("grad", N), lambda: GradBuffers(self, N))
+            return gradient_step(self, w, X, T, float(eta), out, b), out
+        finally:
+            ws.release()
 
     def gradient(self, w, X, T, *, workspace=None):
         """∇E(w) by error backpropagation, summed over patterns (5.57)."""

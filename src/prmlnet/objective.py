@@ -306,10 +306,16 @@ class Objective:
         v = np.asarray(v, dtype=self.net.dtype)
         if v.shape != (self.net.n_weights,):
             raise ValueError(f"v has shape {v.shape}; it must be ({self.net.n_weights},)")
-        Hv = self._sum_chunks(hessian.hvp, w, v)
+        v = hessian.rop.check_direction(self.net, v)
+        Hv = self._sum_chunks(self._chunk_hvp, w, v)
         for part in self._term_curvature(w, "hvp", v):
             Hv += part
         return Hv
+
+    def _chunk_hvp(self, net, w, X, T, v):
+        from .hessian.rop import _hvp
+
+        return _hvp(net, w, X, T, v, ws=self._ws)         # data checked once, in __init__
 
     def hessian(self, w):
         """The exact Hessian of the objective (data term §5.4.5, plus each term's), (W, W)."""
@@ -331,6 +337,17 @@ class Objective:
 
         w = self._w(w)
         d = self._sum_chunks(hessian.diagonal, w)
+        for part in self._term_curvature(w, "hessian"):
+            d += part if np.ndim(part) == 1 else np.diagonal(part)
+        return d
+
+    def outer_product_diagonal(self, w):
+        """The diagonal of :meth:`outer_product` without forming it: β times that of
+        the data term (5.84, 5.85), plus the diagonal of each term's Hessian."""
+        from . import hessian
+
+        w = self._w(w)
+        d = self._sum_chunks(hessian.outer_product_diagonal, w)
         for part in self._term_curvature(w, "hessian"):
             d += part if np.ndim(part) == 1 else np.diagonal(part)
         return d

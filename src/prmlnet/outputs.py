@@ -14,6 +14,8 @@ An output model provides, for pre-activations ``a`` of shape (N, K):
 ``r_delta(a, y, T, ra)``  R{∂E/∂a} given R{a} (§5.4.6)
 ``curvature(a, y, T)``    ∂²E_n/∂a_n², shape (N, K, K): the weights of the
                           outer-product (Gauss–Newton) approximation (5.84, 5.85)
+``curvature_factor(a, y, T)``  ``(S, lam)`` with C_n = S_n diag(lam_n) S_nᵀ, for the
+                          diagonal of the outer-product approximation
 ``output_jacobian(a, y)`` ∂y_n/∂a_n, shape (N, K, K)
 ``check_targets(T)``      raise ValueError on targets the model cannot take
 ``evaluate(a, T, out)``   ``(y, E, delta)`` at once, into three (N, K) buffers
@@ -62,6 +64,17 @@ class OutputModel:
             return y, self.error(a, y, T), None
         E, d = self.error_and_delta(a, y, T)
         return y, E, d
+
+    def curvature_factor(self, a, y, T=None):
+        r"""A factor of the outer-product weights: ``(S, lam)`` with
+        :math:`\mathbf{C}_n = \mathbf{S}_n \mathrm{diag}(\boldsymbol\lambda_n)\mathbf{S}_n^\mathrm{T}`.
+
+        ``S`` is (N, K, R), ``lam`` (N, R) or None for all ones. The default is
+        the eigendecomposition of :meth:`curvature`; the built-in models give
+        closed forms (a square root, :math:`\mathbf{C}_n = \mathbf{S}_n\mathbf{S}_n^\mathrm{T}`).
+        """
+        lam, U = np.linalg.eigh(self.curvature(a, y, T))
+        return U, lam
 
     def config(self) -> dict:
         """Everything needed to rebuild this model: ``{"name": ..., **params}``.
@@ -115,6 +128,10 @@ class Linear(OutputModel):
     def curvature(self, a, y, T=None):
         return self.output_jacobian(a, y)             # (5.84): H ≈ Σ b bᵀ
 
+    def curvature_factor(self, a, y, T=None):
+        N, K = a.shape
+        return np.broadcast_to(np.eye(K, dtype=a.dtype), (N, K, K)), None     # C = I
+
 
 class Logistic(OutputModel):
     r"""K independent logistic-sigmoid outputs with the cross-entropy error.
@@ -163,6 +180,12 @@ class Logistic(OutputModel):
 
     def curvature(self, a, y, T=None):
         return self.output_jacobian(a, y)             # (5.85): weights y (1 - y)
+
+    def curvature_factor(self, a, y, T=None):
+        N, K = a.shape
+        S = np.zeros((N, K, K), dtype=a.dtype)
+        S[:, np.arange(K), np.arange(K)] = np.sqrt(y * (1.0 - y))       # C = diag(y (1 - y))
+        return S, None
 
 
 class Softmax(OutputModel):
@@ -224,6 +247,13 @@ class Softmax(OutputModel):
 
     def curvature(self, a, y, T=None):
         return self.output_jacobian(a, y)
+
+    def curvature_factor(self, a, y, T=None):
+        # C = diag(y) - y yᵀ = S Sᵀ with S_kc = (δ_kc - y_k) √y_c (using Σ_c y_c = 1)
+        K = a.shape[1]
+        S = np.eye(K, dtype=a.dtype) - y[:, :, None]
+        S *= np.sqrt(y)[:, None, :]
+        return S, None
 
 
 OUTPUTS = {"linear": Linear(), "logistic": Logistic(), "softmax": Softmax()}
