@@ -159,7 +159,7 @@ class Network:
         return Workspace(self, max_sets)
 
     def _check_workspace(self, workspace):
-        if workspace is None or workspace.net is self:
+        if workspace is None or getattr(workspace, "net", None) is self:
             return workspace
         if not isinstance(workspace, Workspace):
             raise ValueError(f"workspace must be a prmlnet Workspace (net.workspace()); "
