@@ -188,6 +188,7 @@ def gradient_step(net, w, X, T, eta, out, b):
     if out is not w:
         np.copyto(out, w)
     gemm = _blas.dgemm if net.dtype == np.float64 else _blas.sgemm
+    neg_eta = np.full(X.shape[0], -eta, dtype=net.dtype)   # b ← b − η Σ_n δ_n, one gemv
     for l in range(L - 1, -1, -1):                       # (5.53), (5.56), and (5.41)
         if l:
             dz = delta.dot(params[l][0]) if dx[l] is None else np.dot(delta, params[l][0],
@@ -198,7 +199,7 @@ def gradient_step(net, w, X, T, eta, out, b):
         c = gemm(-eta, x.T, delta.T, beta=1.0, c=Wo.T, trans_b=1, overwrite_c=1)
         if c.ctypes.data != Wo.ctypes.data:              # not in place after all: copy back
             Wo[...] = c.T
-        bo -= eta * np.add.reduce(delta, axis=0)
+        bo += neg_eta.dot(delta)
         if l:
             delta = acts[l - 1].backprop(dz, pre[l - 1], inputs[l], tmp[l - 1])
     return E

@@ -25,7 +25,7 @@ import numpy as np
 
 from .activations import get_activation
 from .layers import Dense, Layer
-from .outputs import get_output
+from .outputs import OutputModel, get_output
 from .workspace import Workspace
 from ._passes import (_COPY_W, _KEEP_ARRAYS, GradBuffers, dense_passes, gradient_out,
                       gradient_step, gradient_views)
@@ -86,7 +86,8 @@ class Network:
     :mod:`prmlnet.layers`.
     """
 
-    __slots__ = ("layers", "output", "dtype", "_slices", "n_weights", "sizes", "_widest", "_acts")
+    __slots__ = ("layers", "output", "dtype", "_slices", "n_weights", "sizes", "_widest", "_acts",
+                 "_n_targets", "_checks_targets")
 
     def __init__(self, sizes: Sequence[int], hidden="tanh", output="linear",
                  dtype=np.float64):
@@ -139,6 +140,9 @@ class Network:
         set_(self, "n_weights", int(stops[-1]))
         set_(self, "sizes", (layers[0].n_in,) + tuple(layer.n_out for layer in layers))
         set_(self, "_widest", max(self.sizes))
+        set_(self, "_n_targets", self.output.n_targets(self.sizes[-1]))
+        set_(self, "_checks_targets",
+             type(self.output).check_targets is not OutputModel.check_targets)
         # the hidden activations, for the loop specialised to dense layers (else None)
         set_(self, "_acts", tuple(layer.activation for layer in layers)
              if all(type(layer) is Dense for layer in layers) else None)
@@ -310,14 +314,15 @@ class Network:
 
     def check_data(self, w, X, T=None):
         """Checked ``(w, X, T)``; ``T`` may be None."""
-        nd, dt = np.ndarray, self.dtype
+        nd, dt, vdot, finite = np.ndarray, self.dtype, np.vdot, math.isfinite
         if (type(w) is nd and type(X) is nd and type(T) is nd and w.dtype is dt
                 and X.dtype is dt and T.dtype is dt and w.ndim == 1 and X.ndim == 2
-                and w.shape[0] == self.n_weights and X.shape[1] == self.n_inputs
-                and T.shape == (X.shape[0], self.n_targets) and X.shape[0]
+                and w.shape[0] == self.n_weights and X.shape[1] == self.sizes[0]
+                and T.shape == (X.shape[0], self._n_targets) and X.shape[0]
                 and X.flags.c_contiguous and T.flags.c_contiguous
-                and math.isfinite(np.vdot(w, w) + np.vdot(X, X) + np.vdot(T, T))):
-            self.output.check_targets(T)                 # the fast path of the checks below
+                and finite(vdot(w, w)) and finite(vdot(X, X)) and finite(vdot(T, T))):
+            if self._checks_targets:                     # the fast path of the checks below
+                self.output.check_targets(T)
             return w, X, T
         w = self.check_weights(w)
         X = self.check_inputs(X)
@@ -441,7 +446,8 @@ class Network:
         """
         if check:
             w, X, T = self.check_data(w, X, T)
-        return self._error_and_gradient(w, X, T, out, self._check_workspace(workspace))
+        return self._error_and_gradient(w, X, T, out, workspace if workspace is None
+                                        else self._check_workspace(workspace))
 
     def _error_and_gradient(self, w, X, T, out=None, ws=None):
         passes = dense_passes if self._acts is not None else Network._passes

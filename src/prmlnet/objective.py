@@ -299,7 +299,8 @@ class Objective:
 
     def hvp(self, w, v):
         r"""H v with H the Hessian of the whole objective: β ∇∇E_D by the R-operator
-        (§5.4.6), chunk by chunk, plus each term's."""
+        (§5.4.6), chunk by chunk (for dense layers in chunks sized for the R-pass's own
+        arrays, :func:`prmlnet.hessian.hvp`), plus each term's."""
         from . import hessian
 
         w = self._w(w)
@@ -307,7 +308,12 @@ class Objective:
         if v.shape != (self.net.n_weights,):
             raise ValueError(f"v has shape {v.shape}; it must be ({self.net.n_weights},)")
         v = hessian.rop.check_direction(self.net, v)
-        Hv = self._sum_chunks(self._chunk_hvp, w, v)
+        if self.net._acts is not None:         # dense layers: the R-pass picks its own chunks
+            Hv = hessian.rop._hvp(self.net, w, self.X, self.T, v, ws=self._ws)
+            if self.beta != 1.0:
+                Hv *= self.beta
+        else:
+            Hv = self._sum_chunks(self._chunk_hvp, w, v)
         for part in self._term_curvature(w, "hvp", v):
             Hv += part
         return Hv
