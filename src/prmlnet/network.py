@@ -140,7 +140,10 @@ class Network:
         set_(self, "n_weights", int(stops[-1]))
         set_(self, "sizes", (layers[0].n_in,) + tuple(layer.n_out for layer in layers))
         set_(self, "_widest", max(self.sizes))
-        set_(self, "_n_targets", self.output.n_targets(self.sizes[-1]))
+        try:                            # (the slow checks say why, where it raises)
+            set_(self, "_n_targets", self.output.n_targets(self.sizes[-1]))
+        except ValueError:
+            set_(self, "_n_targets", -1)
         set_(self, "_checks_targets",
              type(self.output).check_targets is not OutputModel.check_targets)
         # the hidden activations, for the loop specialised to dense layers (else None)
