@@ -172,7 +172,7 @@ def gradient_step(net, w, X, T, eta, out, b):
     L = len(layers)
     nones = (None,) * L
     fwd, dx, tmp, bout = (nones, nones, nones, None) if b is None or b.out is None else (
-        b.fwd, b.dx, b.tmp, b.out)
+        b.fwd, b.dx, b.tmp, b.out)                      # (b's copy of w is not used here)
     params = [layer.unpack(w[s]) for layer, s in zip(layers, slices)]
     inputs, pre = [X] * L, [None] * L
     z = X

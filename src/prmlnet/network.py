@@ -389,12 +389,10 @@ class Network:
     def error(self, w, X, T, *, workspace=None):
         """The error E(w), summed over patterns."""
         w, X, T = self.check_data(w, X, T)
-        return self._error(w, X, T, self._check_workspace(workspace))
+        return self._with_buffers(self._check_workspace(workspace), X.shape[0],
+                                  self._error, w, X, T)
 
-    def _error(self, w, X, T, ws=None):
-        return self._with_buffers(ws, X.shape[0], self._error_pass, w, X, T)
-
-    def _error_pass(self, w, X, T, b):
+    def _error(self, w, X, T, b=None):
         a = self._propagate(w, X, b)[1][-1]
         return self.output.evaluate(a, T, None if b is None else b.out, delta=False)[1]
 
@@ -454,14 +452,7 @@ class Network:
 
     def _error_and_gradient(self, w, X, T, out=None, ws=None):
         passes = dense_passes if self._acts is not None else Network._passes
-        N = X.shape[0]
-        if (ws is None or (self.n_weights > _COPY_W and N * self._widest < _KEEP_ARRAYS)
-                or not ws.acquire()):
-            return passes(self, w, X, T, out, None)
-        try:
-            return passes(self, w, X, T, out, ws.get(("grad", N), lambda: GradBuffers(self, N)))
-        finally:
-            ws.release()
+        return self._with_buffers(ws, X.shape[0], passes, self, w, X, T, out)
 
     def _passes(self, w, X, T, out, b):
         """E and ∇E: forward propagation, the output deltas, backpropagation,
@@ -533,16 +524,9 @@ class Network:
         if self._acts is None:
             E, g = self._error_and_gradient(w, X, T, None, ws)
             g *= -eta
-            np.add(w, g, out=out)
-            return E, out
-        N = X.shape[0]
-        if ws is None or N * self._widest < _KEEP_ARRAYS or not ws.acquire():
-            return gradient_step(self, w, X, T, float(eta), out, None), out
-        try:
-            b = ws.get(("grad", N), lambda: GradBuffers(self, N))
-            return gradient_step(self, w, X, T, float(eta), out, b), out
-        finally:
-            ws.release()
+            return E, np.add(w, g, out=out)
+        return self._with_buffers(ws, X.shape[0], gradient_step, self, w, X, T, float(eta),
+                                  out), out
 
     def gradient(self, w, X, T, *, workspace=None):
         """∇E(w) by error backpropagation, summed over patterns (5.57)."""

@@ -3,25 +3,12 @@ r"""The R-operator of :mod:`prmlnet.hessian.rop` for networks of dense layers, f
 The same four passes (§5.4.6), for one direction, arranged so that the matrix
 products share operands and the elementwise work is done once:
 
-* a quantity and its R-image travel *stacked*, ``[R{z}; z]`` and ``[δ; R{δ}]``
-  as (2N, n) arrays, so that
-
-  .. math::
-      [\mathcal{R}\{\mathbf{z}\}; \mathbf{z}]\,\mathbf{W}^\mathrm{T}
-        = [\mathcal{R}\{\mathbf{z}\}\mathbf{W}^\mathrm{T};\ \mathbf{a} - \mathbf{b}],
-      \qquad
-      [\boldsymbol\delta; \mathcal{R}\{\boldsymbol\delta\}]\,\mathbf{W}
-        = [\partial E/\partial\mathbf{z};\ \mathcal{R}\{\boldsymbol\delta\}\mathbf{W}],
-
-      \mathcal{R}\{\nabla_{\mathbf{W}} E\} = \sum_n \mathcal{R}\{\boldsymbol\delta_n\}\mathbf{z}_n^\mathrm{T}
-        + \boldsymbol\delta_n \mathcal{R}\{\mathbf{z}_n\}^\mathrm{T}
-        = [\boldsymbol\delta; \mathcal{R}\{\boldsymbol\delta\}]^\mathrm{T}
-          [\mathcal{R}\{\mathbf{z}\}; \mathbf{z}]
-
-  are one matrix product each instead of two (and an addition); the first
-  layer's two products share X, :math:`\mathbf{X}[\mathbf{W}; \mathbf{V}]^\mathrm{T}`,
-  and the output layer's two R-products share the rows,
-  :math:`[\mathcal{R}\{\boldsymbol\delta\}, \boldsymbol\delta][\mathbf{W}; \mathbf{V}]`;
+* the products that share operands are done as one: the first layer's
+  :math:`\mathbf{X}[\mathbf{W}; \mathbf{V}]^\mathrm{T}` (a and R{a} side by side), the
+  output layer's :math:`[\mathcal{R}\{\boldsymbol\delta\}, \boldsymbol\delta][\mathbf{W};
+  \mathbf{V}] = \mathcal{R}\{\partial E/\partial\mathbf{z}\}`, and in deeper networks
+  :math:`[\boldsymbol\delta; \mathcal{R}\{\boldsymbol\delta\}]\mathbf{W}` stacked by
+  rows; the other products stay apart (stacking the skinny ones measured slower);
 * for tanh units :math:`h'' \mathcal{R}\{a\} = -2 z h' \mathcal{R}\{a\} = -2 z \mathcal{R}\{z\}`,
   so :math:`h''` is never formed (and under the output layer the factor -2 rides
   on the K output deltas, an exact scaling);
@@ -62,7 +49,7 @@ class _Buffers:
         self.s0 = e((N, 2 * n[0]), dt)                             # [a | R{a}] of layer 0
         self.z = [e((2, N, m), dt) for m in n[:-1]]                 # [R{z}; z]
         self.h1 = [e((N, m), dt) for m in n[:-1]]
-        self.s = [None] + [e((2, N, m), dt) for m in n[1:]]        # [R{x} Wᵀ; x Wᵀ]
+        self.s = [None] + [e((2, N, m), dt) for m in n[1:]]        # R{x} Wᵀ and x Wᵀ
         self.ra = [None] + [e((N, m), dt) for m in n[1:]]
         self.d = [e((N, n[0]), dt)] + [e((2, N, m), dt) for m in n[1:]]   # [δ; R{δ}]
         self.c = e((N, 2 * n[-1]), dt)                              # [R{δ} | δ] at the top
@@ -113,7 +100,8 @@ def r_passes(net, w, X, T, v, out=None, b=None, P=None):
         mul(h1, ra, out=Z[0])                                  # R{z} = h'(a) R{a}
         W, bias, VW, vb = P[l][:4]
         S = b.s[l]
-        dot(Z.reshape(2 * N, -1), W.T, out=S.reshape(2 * N, -1))    # [R{z} Wᵀ; z Wᵀ]
+        dot(Z[0], W.T, out=S[0])                               # W R{z}
+        dot(Z[1], W.T, out=S[1])                               # W z
         a = S[1]
         a += bias
         ra = dot(Z[1], VW.T, out=b.ra[l])
@@ -150,7 +138,8 @@ def r_passes(net, w, X, T, v, out=None, b=None, P=None):
             r_dz += dot(D[0], V, out=b.r[l - 1])
             scale = 1.0
         gW, gb = layers[l].unpack(out[slices[l]])
-        dot(D.reshape(2 * N, -1).T, Z.reshape(2 * N, -1), out=gW)   # Σ R{δ} zᵀ + δ R{z}ᵀ
+        dot(D[0].T, Z[0], out=gW)                              # Σ δ R{z}ᵀ + R{δ} zᵀ
+        gW += dot(D[1].T, Z[1])
         np.add.reduce(D[1], axis=0, out=gb)
         Dq = b.d[l - 1]
         rd = Dq[1] if l > 1 else Dq
