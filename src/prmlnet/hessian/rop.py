@@ -28,6 +28,8 @@ All results are for the data error :math:`E_D`, a **sum over patterns**.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..layers import Dense
@@ -38,6 +40,9 @@ __all__ = ["hvp"]
 
 def check_direction(net, v, name="v"):
     """Return ``v`` as a (W,) or (R, W) array of the network's dtype, or raise."""
+    if (type(v) is np.ndarray and v.dtype is net.dtype and v.ndim == 1
+            and v.shape[0] == net.n_weights and math.isfinite(np.vdot(v, v))):
+        return v                                        # the fast path of the checks below
     v = np.asarray(v)
     W = net.n_weights
     if v.ndim not in (1, 2) or v.shape[-1] != W:
@@ -113,7 +118,8 @@ def _dense_hvp(net, w, X, T, v, out, ws):
     """H·v of a dense network (:mod:`._rop_dense`), over chunks of patterns that stay
     in cache, summed."""
     N = X.shape[0]
-    step = _rop_dense.rows_per_chunk(net)
+    chunks = max(1, N // _rop_dense.rows_per_chunk(net))     # equal chunks, none too small
+    step = -(-N // chunks)
     P = _rop_dense.stacked_weights(net, w, v)
     if out is None:
         out = np.empty(net.n_weights, dtype=net.dtype)
