@@ -15,7 +15,9 @@ Cases:
 * the 1-3-1 tanh network on 50 points (the chapter's toy problems): one full-batch
   error and gradient, checked and unchecked, beside PyTorch eager.
 
-The second core of these machines is noisy: quote the 1-thread figures.
+The second core of these machines is noisy: quote the 1-thread figures. Without
+PyTorch (the ``bench`` extra) the prmlnet columns are printed alone. The whole
+table of speed goals, with jax.jit and torch.func as well, is ``bench_speed.py``.
 """
 
 from __future__ import annotations
@@ -25,8 +27,12 @@ import os
 import time
 
 import numpy as np
-import torch
 from threadpoolctl import threadpool_limits
+
+try:
+    import torch
+except ImportError:                     # the peer is optional: prmlnet's columns alone
+    torch = None
 
 from prmlnet import Network
 
@@ -77,14 +83,13 @@ def mlp_case(B, dtype, rng):
     T = np.eye(10, dtype=dtype)[rng.integers(0, 10, B)]
     X, T = net.check_inputs(X), net.check_targets(T, B)
     w = net.init_weights(rng)
-    g = np.empty_like(w)
-    lr = dtype(1e-4)
+    ws = net.workspace()
 
-    def ours():
-        net.error_and_gradient(w, X, T, out=g, check=False)
-        np.multiply(g, lr, out=g)               # w ← w − η g in place, no allocation
-        np.subtract(w, g, out=w)                # (NumPy, not SciPy's BLAS: two OpenBLAS
-                                                #  thread pools would fight over 2 cores)
+    def ours():                                 # w ← w − η∇E in place: the update rides on
+        net.gradient_step(w, X, T, 1e-4, out=w, check=False, workspace=ws)   # the products
+
+    if torch is None:
+        return ours, _none, step_flops(sizes, B), _none, _none
 
     tdtype = torch.float64 if dtype == np.float64 else torch.float32
     model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.Tanh(), torch.nn.Linear(256, 256),
@@ -126,6 +131,10 @@ def mlp_case(B, dtype, rng):
     return ours, theirs, step_flops(sizes, B), our_gemms, their_gemms
 
 
+def _none():
+    pass
+
+
 def tiny_case(rng):
     net = Network((1, 3, 1))
     X = rng.uniform(-1, 1, (50, 1))
@@ -139,6 +148,8 @@ def tiny_case(rng):
     def unchecked():
         net.error_and_gradient(w, X, T, out=g, check=False)
 
+    if torch is None:
+        return checked, unchecked, _none
     model = torch.nn.Sequential(torch.nn.Linear(1, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1)).double()
     tX, tT = torch.from_numpy(X), torch.from_numpy(T)
 
@@ -155,14 +166,16 @@ def main():
     args = parser.parse_args()
     repeats = 5 if args.quick else 15
     rng = np.random.default_rng(0)
-    print(f"numpy {np.__version__}, torch {torch.__version__}, cpu count {os.cpu_count()}")
+    print(f"numpy {np.__version__}, torch {torch.__version__ if torch else '- (not installed)'}, "
+          f"cpu count {os.cpu_count()}")
     print("\n784-256-256-10 tanh/softmax, one training step (error, gradient, update)")
     print(f"{'threads':>7} {'dtype':>7} {'batch':>5} {'prmlnet ms':>10} {'torch ms':>9} "
           f"{'torch/ours':>10} {'GEMM %':>7} {'in GEMMs':>9} {'GEMMs only':>12}")
     print("  (GEMM %: FLOPs of the step's products / time / single-GEMM rate; in GEMMs: share of the"
           " step spent in NumPy's products; GEMMs only: torch/NumPy time of the same products)")
     for threads in (1, 2):
-        torch.set_num_threads(threads)
+        if torch is not None:
+            torch.set_num_threads(threads)
         with threadpool_limits(threads):
             for dtype in (np.float64, np.float32):
                 peak = gemm_rate(dtype)
@@ -175,7 +188,8 @@ def main():
                           f"{tb * 1e3:9.3f} {ratio:10.2f} {100 * flops / ta / peak:6.0f}% "
                           f"{100 * ga / ta:9.0f}% {gratio:12.2f}")
                 print(f"{'':>7} {np.dtype(dtype).name:>7} single-GEMM rate {peak / 1e9:.1f} GFLOP/s")
-    torch.set_num_threads(1)
+    if torch is not None:
+        torch.set_num_threads(1)
     with threadpool_limits(1):
         checked, unchecked, theirs = tiny_case(rng)
         tu, tt, r = paired(unchecked, theirs, repeats * 2, 2000)

@@ -30,9 +30,10 @@ import tracemalloc
 
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                                   "intra_op_parallelism_threads=1")
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from prmlnet import Network, hessian  # noqa: E402
@@ -42,10 +43,17 @@ try:  # noqa: SIM105
     import jax  # noqa: F401
     import jax.numpy as jnp
     jax.config.update("jax_enable_x64", True)
+    # synchronous CPU dispatch: no JAX worker thread left spinning into the next
+    # peer's CPU time (see bench_speed.py)
+    jax.config.update("jax_cpu_enable_async_dispatch", False)
 except ImportError:
     jax = None
 
-torch.set_num_threads(1)
+try:
+    import torch
+    torch.set_num_threads(1)
+except ImportError:             # the peers are optional (the ``bench`` extra)
+    torch = None
 
 
 def problem(sizes, output, N, seed=0):
@@ -123,11 +131,16 @@ def bench_hvp(cases, repeats):
     for sizes, output, N in cases:
         net, w, X, T = problem(sizes, output, N)
         v = np.random.default_rng(1).standard_normal(net.n_weights)
-        E = torch_error(net, X, T)
-        wt, vt = torch.from_numpy(w), torch.from_numpy(v)
-        gt = torch.func.grad(E)
-        fns = [lambda: net.gradient(w, X, T), lambda: hessian.hvp(net, w, X, T, v),
-               lambda: gt(wt), lambda: torch.func.jvp(gt, (wt,), (vt,))[1]]
+        ws = net.workspace()
+        fns = [lambda: net.gradient(w, X, T, workspace=ws),
+               lambda: hessian.hvp(net, w, X, T, v, workspace=ws)]
+        if torch is not None:
+            E = torch_error(net, X, T)
+            wt, vt = torch.from_numpy(w), torch.from_numpy(v)
+            gt = torch.func.grad(E)
+            fns += [lambda: gt(wt), lambda: torch.func.jvp(gt, (wt,), (vt,))[1]]
+        else:                                   # columns of '-' (nan) without torch
+            fns += [_nothing, _nothing]
         if jax:
             Ej = jax_error(net, X, T)
             gj = jax.jit(jax.grad(Ej))
@@ -136,6 +149,8 @@ def bench_hvp(cases, repeats):
             fns += [lambda: gj(wj).block_until_ready(), lambda: hj(wj, vj).block_until_ready()]
         inner = max(1, int(0.05 / max(1e-6, _once(fns[1]))))
         t = interleaved(fns, repeats, inner)
+        if torch is None:
+            t[:, 2:4] = np.nan
         best = t.min(axis=0)
         ratio = np.median(t[:, 1] / t[:, 0])
         tratio = np.median(t[:, 3] / t[:, 2])
@@ -150,6 +165,10 @@ def bench_hvp(cases, repeats):
         print(line)
 
 
+def _nothing():
+    return float("nan")
+
+
 def _once(f):
     t0 = time.perf_counter()
     f()
@@ -160,10 +179,12 @@ def bench_exact(cases, repeats, torch_too=True):
     print("\n== the exact Hessian, N = 500 (float64, 1 thread); min over repeats ==")
     print(f"{'network':>12} {'W':>6} | {'blocks':>8} {'rop cols':>9} {'torch.func':>10} | "
           f"{'torch/blocks':>12} {'rop/blocks':>10}" + ("  | jax.hessian" if jax else ""))
+    torch_too = torch_too and torch is not None
     for sizes in cases:
         net, w, X, T = problem(sizes, "linear", 500)
-        E = torch_error(net, X, T)
-        wt = torch.from_numpy(w)
+        if torch_too:
+            E = torch_error(net, X, T)
+            wt = torch.from_numpy(w)
         fns = [lambda: hessian.exact(net, w, X, T),
                lambda: hessian.exact(net, w, X, T, method="rop")]
         if torch_too:
@@ -202,7 +223,9 @@ def bench_large(sizes=(20, 200, 5), N=500):
     # torch.func.hessian vmaps W reverse passes over N patterns: about W·N·(sum of widths)
     # floats of activations at once
     need = 8 * W * N * sum(net.sizes) * 3
-    if available_memory() > 2 * need:
+    if torch is None:
+        print("torch.func.hessian: skipped — PyTorch is not installed")
+    elif available_memory() > 2 * need:
         E = torch_error(net, X, T)
         t0 = time.perf_counter()
         torch.func.hessian(E)(torch.from_numpy(w))

@@ -193,6 +193,11 @@ def main():
     q = args.quick
     print("Held-out mean negative log-likelihood per point, toy inverse problem (Figure 5.19):")
     quality(range(2) if q else range(5), 300 if q else 1000)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("Training time against PyTorch: skipped (PyTorch is not installed)")
+        return
     print("Training time against PyTorch:")
     timing(2 if q else 5, 500 if q else 2000, 100 if q else 300)
 

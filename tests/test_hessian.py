@@ -45,7 +45,32 @@ def test_hvp_of_a_block_of_directions_equals_one_at_a_time(output, sizes, rng):
     assert HV.shape == V.shape
     single = np.stack([hessian.hvp(net, w, X, T, v) for v in V])
     assert relative_error(HV, single) < 1e-13
-    assert relative_error(hessian.hvp_many(net, w, X, T, V), single) < 1e-13
+
+
+@pytest.mark.parametrize("sizes", DEPTHS + [(3, 2)])
+@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_dense_r_pass_equals_the_layer_by_layer_one(output, hidden, sizes, rng):
+    # hessian.hvp runs dense networks through prmlnet.hessian._rop_dense (stacked
+    # products, chunks of patterns); the passes of prmlnet.hessian.rop are the reference
+    net, X, T = tiny_problem(output, rng, sizes=sizes, hidden=hidden, N=150)
+    w = net.init_weights(rng)
+    v = rng.standard_normal(net.n_weights)
+    ref = hessian.rop._r_passes(net, w, X, T, v, None, None)
+    assert relative_error(hessian.hvp(net, w, X, T, v), ref) < 1e-13
+
+
+def test_dense_r_pass_over_chunks_sums_them(rng, monkeypatch):
+    net, X, T = tiny_problem("softmax", rng, sizes=(3, 5, 4, 3), hidden="tanh", N=23)
+    w = net.init_weights(rng)
+    v = rng.standard_normal(net.n_weights)
+    whole = hessian.hvp(net, w, X, T, v)
+    monkeypatch.setattr(hessian._rop_dense, "rows_per_chunk", lambda net: 5)     # 5 chunks
+    ws = net.workspace()
+    chunked = hessian.hvp(net, w, X, T, v, workspace=ws)
+    assert relative_error(chunked, whole) < 1e-13
+    assert relative_error(chunked, hessian.exact(net, w, X, T) @ v) < 1e-12
+    assert np.array_equal(hessian.hvp(net, w, X, T, v, workspace=ws), chunked)   # reused
 
 
 @pytest.mark.parametrize("output", OUTPUTS)
@@ -79,6 +104,8 @@ def test_generic_layers_use_the_looping_batched_r_operator(rng):
                           hessian.exact_diagonal(ref, w, X, T)) < 1e-12
     assert relative_error(hessian.outer_product(net, w, X, T),
                           hessian.outer_product(ref, w, X, T)) < 1e-12
+    assert relative_error(hessian.outer_product_diagonal(net, w, X, T),
+                          np.diag(hessian.outer_product(ref, w, X, T))) < 1e-12
 
 
 # -- the exact Hessian -------------------------------------------------------------------
@@ -148,6 +175,26 @@ def test_outer_product_is_sum_of_b_c_b_over_patterns(output, sizes, rng):   # (5
     G = hessian.outer_product(net, w, X, T, chunk_size=4)
     assert relative_error(G, _outer_product_by_hand(net, w, X, T)) < 1e-12
     assert np.linalg.eigvalsh(G).min() > -1e-12 * np.abs(G).max()          # PSD
+
+
+@pytest.mark.parametrize("sizes", DEPTHS)
+@pytest.mark.parametrize("hidden", ["tanh", "identity", "relu"])
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_outer_product_diagonal_is_that_of_the_sum_without_forming_it(output, hidden, sizes,
+                                                                      rng):
+    net, X, T = tiny_problem(output, rng, sizes=sizes, hidden=hidden, N=9)
+    w = net.init_weights(rng)
+    by_hand = np.diag(_outer_product_by_hand(net, w, X, T))
+    assert relative_error(hessian.outer_product_diagonal(net, w, X, T), by_hand) < 1e-12
+    assert relative_error(hessian.outer_product_diagonal(net, w, X, T, chunk_size=4),
+                          by_hand) < 1e-12
+
+
+def test_outer_product_diagonal_of_a_prior_objective_adds_the_prior(rng):
+    net, X, T = tiny_problem("softmax", rng, sizes=(3, 4, 3), N=10)
+    w = net.init_weights(rng)
+    obj = prmlnet.Objective(net, X, T, alpha={"W1": 0.3, "b2": 2.0}, beta=1.7, chunk_size=4)
+    assert relative_error(obj.outer_product_diagonal(w), np.diag(obj.outer_product(w))) < 1e-12
 
 
 @pytest.mark.parametrize("output", OUTPUTS)

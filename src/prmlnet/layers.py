@@ -37,7 +37,14 @@ __all__ = ["Layer", "Dense"]
 
 
 class Layer:
-    """Base class: the four passes written from the primitives of a layer type."""
+    """Base class: the four passes written from the primitives of a layer type.
+
+    Every pass takes optional *buffers*, arrays of the result's shape that a
+    workspace (:mod:`prmlnet.workspace`) keeps between calls. A layer may write
+    its results there or ignore them and allocate; the values are the same.
+    The passes here, written from the primitives, use the buffers only where an
+    activation can write into them; :class:`Dense` writes all its results there.
+    """
 
     n_in: int
     n_out: int
@@ -45,40 +52,53 @@ class Layer:
     activation: Activation
 
     # -- passes -------------------------------------------------------------
-    def forward(self, p, x):
-        """Pre-activations and outputs ``(a, z)`` of the layer for inputs ``x``.
+    def forward(self, p, x, out=None):
+        r"""Pre-activations and outputs ``(a, z)`` of the layer for inputs ``x``.
+
+        ``out``, optional: buffers ``(a, z)`` of shape (N, n_out) (z's may be
+        None for the identity, whose z is a).
 
         Notes
         -----
-        .. math:: a_j = \\sum_i w_{ji} x_i + b_j, \\qquad z_j = h(a_j) \\quad (5.48, 5.49)
+        .. math:: a_j = \sum_i w_{ji} x_i + b_j, \qquad z_j = h(a_j) \quad (5.48, 5.49)
         """
         a = self.linear(p, x)
-        return a, self.activation.h(a)
+        return a, self.activation.apply(a, None if out is None else out[1])
 
-    def backward(self, p, x, delta, out, need_input=True):
+    def backward(self, p, x, delta, out, need_input=True, buf=None):
         """Write ∂E/∂p into ``out``; return ∂E/∂x (or None if not needed).
 
-        ``delta`` is ∂E/∂a for this layer's pre-activations, shape (N, n_out).
+        ``delta`` is ∂E/∂a for this layer's pre-activations, shape (N, n_out);
+        ``buf``, optional, an (N, n_in) buffer for ∂E/∂x. ∂E/∂x is computed
+        before ``out`` is written, so ``out`` may even be ``p``'s own memory.
         """
+        dx = self.input_grad(p, delta) if need_input else None
         self.weight_grad(x, delta, out)
-        return self.input_grad(p, delta) if need_input else None
+        return dx
 
-    def r_forward(self, p, v, x, rx, a, z, dh=None):
+    def r_forward(self, p, v, x, rx, a, z, dh=None, out=None, need_z=True):
         r"""R-forward pass (§5.4.6): :math:`(\mathcal{R}\{a\}, \mathcal{R}\{z\})`.
 
         ``v`` is this layer's slice of the direction; ``rx`` is R{x} (None for the
         network input, whose R{x} is zero). (5.101)–(5.103), written for any layer. ``dh``, if given, is h'(a) already
-        computed (the backward pass needs it too).
+        computed (the backward pass needs it too). ``out``, optional: buffers
+        ``(ra, rz, tmp)`` of shape (N, n_out). With ``need_z=False`` (the output
+        layer) R{z} is None.
         """
         ra = self.linear(v, x)                         # Σ_i v_ji x_i            (5.101)
         if rx is not None:
             ra += self.linear(p, rx, bias=False)       # + Σ_j w_kj R{z_j}       (5.103)
-        return ra, (self.activation.dh(a, z) if dh is None else dh) * ra   # R{z_j} (5.102)
+        if not need_z:
+            return ra, None
+        dh = self.activation.derivative(a, z) if dh is None else dh
+        return ra, np.multiply(dh, ra, out=None if out is None else out[1])   # R{z_j} (5.102)
 
-    def r_backward(self, p, v, x, rx, delta, rdelta, out, need_input=True):
+    def r_backward(self, p, v, x, rx, delta, rdelta, out, need_input=True, bufs=None):
         r"""Write the Hessian-vector product for this layer's weights into ``out``.
 
-        Returns :math:`\mathcal{R}\{\partial E/\partial x\}` (or None).
+        Returns :math:`\mathcal{R}\{\partial E/\partial x\}` (or None). ``bufs``,
+        optional: ``(r_dx, tmp_dx, tmp_w)`` — two (N, n_in) buffers and one of the
+        layer's weight shape.
 
         Notes
         -----
@@ -169,17 +189,22 @@ class Layer:
         """``input_grad(V[r], delta)`` for every direction r, shape (R, N, n_in)."""
         return np.stack([self.input_grad(v, delta) for v in V])
 
-    def r_forward_many(self, p, V, x, rx, a, z, dh=None):
+    def r_forward_many(self, p, V, x, rx, a, z, dh=None, out=None, need_z=True):
         r"""R-forward pass for R directions ``V`` (R, n_weights) at once.
 
-        ``rx`` is (R, N, n_in) or None; returns R{a}, R{z} of shape (R, N, n_out).
+        ``rx`` is (R, N, n_in) or None; returns R{a}, R{z} of shape (R, N, n_out)
+        (R{z} None with ``need_z=False``). ``out`` as for :meth:`r_forward`,
+        with the leading axis R.
         """
         ra = self.linear_many(V, x)
         if rx is not None:
             ra += self.linear(p, rx, bias=False)
-        return ra, (self.activation.dh(a, z) if dh is None else dh) * ra
+        if not need_z:
+            return ra, None
+        dh = self.activation.derivative(a, z) if dh is None else dh
+        return ra, np.multiply(dh, ra, out=None if out is None else out[1])
 
-    def r_backward_many(self, p, V, x, rx, delta, rdelta, out, need_input=True):
+    def r_backward_many(self, p, V, x, rx, delta, rdelta, out, need_input=True, bufs=None):
         r"""R-backward pass for R directions; writes (R, n_weights) into ``out``.
 
         Returns R{∂E/∂x} of shape (R, N, n_in) (or None).
@@ -221,13 +246,64 @@ class Dense(Layer):
         return hash((Dense, self.n_in, self.n_out, self.activation.name))
 
     def unpack(self, p):
-        """Views ``(W, b)`` into the layer's slice ``p`` of the flat vector."""
+        """Views ``(W, b)`` into the layer's slice ``p`` of the flat vector (``p``
+        itself if it is such a pair already: a workspace makes the views once)."""
+        if type(p) is tuple:
+            return p
         k = self._k
         return p[:k].reshape(self._shape), p[k:]
 
     def fan_in(self):
         """Number of inputs feeding each unit, including the bias."""
         return self.n_in + 1
+
+    # -- passes into buffers (the same operations as the primitives) ---------
+    def forward(self, p, x, out=None):
+        W, b = p if type(p) is tuple else self.unpack(p)
+        if out is None:
+            a = x.dot(W.T)                             # (5.48)
+            a += b
+            return a, self.activation.apply(a)         # (5.49)
+        a = np.dot(x, W.T, out=out[0])
+        a += b
+        return a, self.activation.apply(a, out[1])
+
+    def backward(self, p, x, delta, out, need_input=True, buf=None):
+        dx = None
+        if need_input:
+            W = p[0] if type(p) is tuple else p[:self._k].reshape(self._shape)
+            dx = np.dot(delta, W, out=buf)             # Σ_k w_kj δ_k   (5.56)
+        gW, gb = out if type(out) is tuple else self.unpack(out)
+        np.dot(delta.T, x, out=gW)                     # (5.53) summed over n
+        np.add.reduce(delta, axis=0, out=gb)
+        return dx
+
+    def r_forward(self, p, v, x, rx, a, z, dh=None, out=None, need_z=True):
+        if out is None:
+            return super().r_forward(p, v, x, rx, a, z, dh, need_z=need_z)
+        V, bv = self.unpack(v)
+        ra = np.dot(x, V.T, out=out[0])
+        ra += bv
+        if rx is not None:
+            ra += np.dot(rx, self.unpack(p)[0].T, out=out[2])
+        if not need_z:
+            return ra, None
+        dh = self.activation.derivative(a, z) if dh is None else dh
+        return ra, np.multiply(dh, ra, out=out[1])
+
+    def r_backward(self, p, v, x, rx, delta, rdelta, out, need_input=True, bufs=None):
+        if bufs is None:
+            return super().r_backward(p, v, x, rx, delta, rdelta, out, need_input)
+        gW, gb = self.unpack(out)
+        np.dot(rdelta.T, x, out=gW)
+        np.add.reduce(rdelta, axis=0, out=gb)
+        if rx is not None:
+            gW += np.dot(delta.T, rx, out=bufs[2])
+        if not need_input:
+            return None
+        r_dx = np.dot(rdelta, self.unpack(p)[0], out=bufs[0])
+        r_dx += np.dot(delta, self.unpack(v)[0], out=bufs[1])
+        return r_dx
 
     # -- primitives ---------------------------------------------------------
     def linear(self, p, x, bias=True):

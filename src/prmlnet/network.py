@@ -9,20 +9,38 @@ Shapes: inputs ``X`` are (N, D), targets ``T`` are (N, K) (class labels one-hot
 for ``softmax``, 0/1 for ``logistic``), outputs ``y`` are (N, K).
 
 Errors and gradients are **sums over patterns** (5.11, 5.44), not means.
+
+Repeated calls on batches of the same size can reuse their buffers through a
+:class:`~prmlnet.workspace.Workspace` (``workspace=net.workspace()``), with the
+same results bit for bit.
 """
 
 from __future__ import annotations
 
+import math
+from numbers import Real
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
 from .activations import get_activation
 from .layers import Dense, Layer
-from .outputs import get_output
+from .outputs import OutputModel, get_output
+from .workspace import Workspace
+from ._passes import (_COPY_W, _KEEP_ARRAYS, GradBuffers, dense_passes, gradient_out,
+                      gradient_step, gradient_views)
 from ._rng import as_rng
 
 __all__ = ["Network", "ForwardCache"]
+
+
+def _all_finite(x) -> bool:
+    """Whether every entry of the contiguous array ``x`` is finite.
+
+    ``x·x`` is NaN or infinite whenever an entry is; when it is not finite only
+    because it overflowed, the entries are tested one by one.
+    """
+    return math.isfinite(np.vdot(x, x)) or bool(np.isfinite(x).all())
 
 
 class ForwardCache(NamedTuple):
@@ -68,7 +86,8 @@ class Network:
     :mod:`prmlnet.layers`.
     """
 
-    __slots__ = ("layers", "output", "dtype", "_slices", "n_weights", "sizes")
+    __slots__ = ("layers", "output", "dtype", "_slices", "n_weights", "sizes", "_widest", "_acts",
+                 "_n_targets", "_checks_targets")
 
     def __init__(self, sizes: Sequence[int], hidden="tanh", output="linear",
                  dtype=np.float64):
@@ -138,12 +157,42 @@ class Network:
         set_(self, "_slices", tuple(slice(int(a), int(b)) for a, b in zip(stops[:-1], stops[1:])))
         set_(self, "n_weights", int(stops[-1]))
         set_(self, "sizes", (layers[0].n_in,) + tuple(layer.n_out for layer in layers))
+        set_(self, "_widest", max(self.sizes))
+        try:                            # (the slow checks say why, where it raises)
+            set_(self, "_n_targets", self.output.n_targets(self.sizes[-1]))
+        except ValueError:
+            set_(self, "_n_targets", -1)
+        set_(self, "_checks_targets",
+             type(self.output).check_targets is not OutputModel.check_targets)
+        # the hidden activations, for the loop specialised to dense layers (else None)
+        set_(self, "_acts", tuple(layer.activation for layer in layers)
+             if all(type(layer) is Dense for layer in layers) else None)
 
     def __setattr__(self, name, value):
         raise AttributeError("Network is immutable; build a new one instead")
 
     def __reduce__(self):
         return (Network.from_layers, (list(self.layers), self.output, self.dtype))
+
+    def workspace(self, max_sets=4) -> Workspace:
+        """Buffers for repeated calls (see :mod:`prmlnet.workspace`).
+
+        Pass it as ``workspace=`` to :meth:`error_and_gradient`, :meth:`gradient`,
+        :meth:`error`, :meth:`predict` or :func:`prmlnet.hessian.hvp`; the results
+        are the same, bit for bit, without the allocations.
+        """
+        return Workspace(self, max_sets)
+
+    def _check_workspace(self, workspace):
+        if workspace is None or getattr(workspace, "net", None) is self:
+            return workspace
+        if not isinstance(workspace, Workspace):
+            raise ValueError(f"workspace must be a prmlnet Workspace (net.workspace()); "
+                             f"got {type(workspace).__name__}")
+        if workspace.net != self:
+            raise ValueError(f"this workspace belongs to {workspace.net!r}, not to {self!r}; "
+                             "make one with net.workspace()")
+        return workspace
 
     def __repr__(self):
         if not all(type(layer) is Dense for layer in self.layers):
@@ -221,6 +270,9 @@ class Network:
     # -- input checks ---------------------------------------------------------
     def check_weights(self, w):
         """Return ``w`` as a 1-D array of this network's dtype, or raise ValueError."""
+        if (type(w) is np.ndarray and w.dtype is self.dtype and w.ndim == 1
+                and w.shape[0] == self.n_weights and _all_finite(w)):
+            return w
         w = np.asarray(w)
         if w.ndim != 1 or w.shape[0] != self.n_weights:
             raise ValueError(
@@ -236,6 +288,9 @@ class Network:
     def check_inputs(self, X, name="X"):
         """Return ``X`` as an (N, D) array of this network's dtype, or raise ValueError."""
         X = np.asarray(X)
+        if (X.dtype is self.dtype and X.ndim == 2 and X.shape[1] == self.n_inputs
+                and X.shape[0] and X.flags.c_contiguous and _all_finite(X)):
+            return X
         if X.dtype.kind not in "fiub":
             raise ValueError(f"{name} must be numeric; got dtype {X.dtype}")
         if X.ndim != 2:
@@ -259,6 +314,10 @@ class Network:
         """Return ``T`` as an (N, K) array, or raise ValueError."""
         T = np.asarray(T)
         K = self.n_targets
+        if (T.dtype is self.dtype and T.ndim == 2 and T.shape == (N, K)
+                and T.flags.c_contiguous and _all_finite(T)):
+            self.output.check_targets(T)
+            return T
         if T.dtype.kind not in "fiub":
             raise ValueError(f"T must be numeric; got dtype {T.dtype}")
         if T.ndim != 2:
@@ -279,6 +338,16 @@ class Network:
 
     def check_data(self, w, X, T=None):
         """Checked ``(w, X, T)``; ``T`` may be None."""
+        nd, dt, vdot, finite = np.ndarray, self.dtype, np.vdot, math.isfinite
+        if (type(w) is nd and type(X) is nd and type(T) is nd and w.dtype is dt
+                and X.dtype is dt and T.dtype is dt and w.ndim == 1 and X.ndim == 2
+                and w.shape[0] == self.n_weights and X.shape[1] == self.sizes[0]
+                and T.shape == (X.shape[0], self._n_targets) and X.shape[0]
+                and X.flags.c_contiguous and T.flags.c_contiguous
+                and finite(vdot(w, w)) and finite(vdot(X, X)) and finite(vdot(T, T))):
+            if self._checks_targets:                     # the fast path of the checks below
+                self.output.check_targets(T)
+            return w, X, T
         w = self.check_weights(w)
         X = self.check_inputs(X)
         if T is not None:
@@ -292,23 +361,61 @@ class Network:
         return self._forward(w, X)
 
     def _forward(self, w, X):
-        inputs, pre = [], []
+        inputs, pre = self._propagate(w, X)
+        return ForwardCache(inputs, pre, self.output.output(pre[-1]))
+
+    def _params(self, w, b):
+        """Each layer's parameters for its passes: views into ``w``, or into the
+        workspace's copy of it when ``b`` keeps one (its views are made once)."""
+        if b is None or b.w is None:
+            return [w[s] for s in self._slices]
+        np.copyto(b.w, w)
+        return b.params
+
+    def _propagate(self, w, X, b=None):
+        """Forward propagation: the inputs and pre-activations of every layer."""
+        layers, params = self.layers, self._params(w, b)
+        L = len(layers)
+        fwd = (None,) * L if b is None else b.fwd
+        inputs, pre = [None] * L, [None] * L
         z = X
-        for layer, s in zip(self.layers, self._slices):
-            inputs.append(z)
-            a, z = layer.forward(w[s], z)              # (5.48), (5.49)
-            pre.append(a)
-        return ForwardCache(inputs, pre, self.output.output(a))
+        for l in range(L):
+            inputs[l] = z
+            pre[l], z = layers[l].forward(params[l], z, fwd[l])       # (5.48), (5.49)
+        return inputs, pre
 
-    def predict(self, w, X):
-        """Network outputs ``y(x, w)``, shape (N, K)."""
-        return self.forward(w, X).y
+    def _with_buffers(self, ws, N, fn, *args):
+        """``fn(*args, buffers)`` with the workspace's buffers for N patterns, or
+        ``fn(*args, None)`` without a workspace (or where it does not pay off)."""
+        if (ws is None or (self.n_weights > _COPY_W and N * self._widest < _KEEP_ARRAYS)
+                or not ws.acquire()):
+            return fn(*args, None)
+        try:
+            return fn(*args, ws.get(("grad", N), lambda: GradBuffers(self, N)))
+        finally:
+            ws.release()
 
-    def error(self, w, X, T):
+    def predict(self, w, X, *, workspace=None):
+        """Network outputs ``y(x, w)``, shape (N, K) (a new array)."""
+        w, X, _ = self.check_data(w, X)
+        return self._with_buffers(self._check_workspace(workspace), X.shape[0],
+                                  self._predict, w, X)
+
+    def _predict(self, w, X, b):
+        y = self.output.output(self._propagate(w, X, b)[1][-1])
+        if b is not None and b.fwd[-1] is not None and np.may_share_memory(y, b.fwd[-1][0]):
+            y = y.copy()
+        return y
+
+    def error(self, w, X, T, *, workspace=None):
         """The error E(w), summed over patterns."""
         w, X, T = self.check_data(w, X, T)
-        c = self._forward(w, X)
-        return self.output.error(c.a[-1], c.y, T)
+        return self._with_buffers(self._check_workspace(workspace), X.shape[0],
+                                  self._error, w, X, T)
+
+    def _error(self, w, X, T, b=None):
+        a = self._propagate(w, X, b)[1][-1]
+        return self.output.evaluate(a, T, None if b is None else b.out, delta=False)[1]
 
     # -- error backpropagation (5.50–5.57) ------------------------------------
     def backward(self, w, cache, delta_out, out=None):
@@ -330,43 +437,122 @@ class Network:
                   \frac{\partial E}{\partial w_{ji}} = \sum_n \delta_{nj} z_{ni} \quad (5.53, 5.57)
         """
         g = np.empty(self.n_weights, dtype=self.dtype) if out is None else out
-        delta = delta_out
-        L = len(self.layers)
-        for l in range(L - 1, -1, -1):
-            layer, s = self.layers[l], self._slices[l]
+        return self._backpropagate(w, cache.inputs, cache.a, delta_out, g)
+
+    def _backpropagate(self, w, inputs, pre, delta, g, buffers=None):
+        layers, slices = self.layers, self._slices
+        for l in range(len(layers) - 1, -1, -1):
+            s = slices[l]
             # ∂E/∂w_ji = Σ_n δ_j z_i into g (5.53, 5.57); dz = Σ_k w_kj δ_k, the sum of (5.56)
-            dz = layer.backward(w[s], cache.inputs[l], delta, g[s], need_input=l > 0)
-            if l > 0:
-                below = self.layers[l - 1]
-                a, z = cache.a[l - 1], cache.inputs[l]
-                dz *= below.activation.dh(a, z)                 # (5.56): dz is our own
-                delta = dz
+            dz = layers[l].backward(w[s], inputs[l], delta, g[s], l > 0,
+                                    None if buffers is None else buffers.dx[l])
+            if l:                                           # (5.56): dz is our own
+                delta = layers[l - 1].activation.backprop(
+                    dz, pre[l - 1], inputs[l], None if buffers is None else buffers.tmp[l - 1])
         return g
 
-    def error_and_gradient(self, w, X, T, out=None, check=True):
+    def error_and_gradient(self, w, X, T, out=None, check=True, *, workspace=None):
         """``(E, ∇E)`` from one forward and one backward pass.
 
         Parameters
         ----------
         out : ndarray of shape (W,), optional
-            Buffer for the gradient (a training loop reuses one; no allocation).
+            Buffer for the gradient (a training loop reuses one); otherwise the
+            gradient is a new array.
         check : bool, default True
             ``False`` skips the input checks, for loops over data already checked
             once (with :meth:`check_data`); wrong input then gives wrong results.
+        workspace : Workspace, optional
+            Buffers for the passes, from :meth:`workspace`, reused from call to
+            call: with ``out`` too, a repeated call allocates nothing. The
+            results are the same bit for bit.
         """
         if check:
             w, X, T = self.check_data(w, X, T)
-        return self._error_and_gradient(w, X, T, out)
+        return self._error_and_gradient(w, X, T, out, workspace if workspace is None
+                                        else self._check_workspace(workspace))
 
-    def _error_and_gradient(self, w, X, T, out=None):
-        c = self._forward(w, X)
-        a, y = c.a[-1], c.y
-        E, delta = self.output.error_and_delta(a, y, T)   # δ_k = ∂E/∂a_k (5.51): y_k − t_k (5.54)
-        return E, self.backward(w, c, delta, out)
+    def _error_and_gradient(self, w, X, T, out=None, ws=None):
+        passes = dense_passes if self._acts is not None else Network._passes
+        return self._with_buffers(ws, X.shape[0], passes, self, w, X, T, out)
 
-    def gradient(self, w, X, T):
+    def _passes(self, w, X, T, out, b):
+        """E and ∇E: forward propagation, the output deltas, backpropagation,
+        through the passes of each layer (any layer type)."""
+        layers = self.layers
+        L = len(layers)
+        inputs, pre = self._propagate(w, X, b)
+        params = [w[s] for s in self._slices] if b is None or b.w is None else b.params
+        _, E, delta = self.output.evaluate(pre[-1], T, None if b is None else b.out)
+        g, grads = gradient_views(self, out, b)
+        dx, tmp = ((None,) * L,) * 2 if b is None else (b.dx, b.tmp)
+        for l in range(L - 1, 0, -1):
+            dz = layers[l].backward(params[l], inputs[l], delta, grads[l], True, dx[l])  # (5.53)
+            delta = layers[l - 1].activation.backprop(dz, pre[l - 1], inputs[l], tmp[l - 1])
+        layers[0].backward(params[0], X, delta, grads[0], False)               # (5.56)
+        return E, gradient_out(g, out, b)
+
+    def gradient_step(self, w, X, T, learning_rate, *, out=None, check=True, workspace=None):
+        r"""One step of gradient descent on a batch: ``(E(w), w − η∇E(w))``.
+
+        Parameters
+        ----------
+        learning_rate : float > 0
+            η of (5.41) (of (5.43) when X, T are a mini-batch).
+        out : ndarray of shape (W,), optional
+            Where the new weights go; a new array by default. ``out=w`` updates
+            the weights in place, the cheapest training loop::
+
+                ws = net.workspace()
+                for Xb, Tb in batches:
+                    E, _ = net.gradient_step(w, Xb, Tb, eta, out=w, workspace=ws)
+        check, workspace
+            As for :meth:`error_and_gradient`.
+
+        Returns
+        -------
+        E : float
+            The error at ``w``, before the step.
+        w_new : ndarray of shape (W,)
+            ``out``.
+
+        Notes
+        -----
+        .. math:: \mathbf{w}^{(\tau+1)} = \mathbf{w}^{(\tau)} - \eta\nabla E(\mathbf{w}^{(\tau)})
+                  \quad (5.41)
+
+        For a network of dense layers the gradient is never formed: the matrix
+        product that computes each layer's weight gradient adds −η times it to
+        that layer's weights in ``out`` directly (a BLAS gemm with β = 1, through
+        :mod:`scipy.linalg.blas`), so a step is one forward and one backward pass
+        with no pass over a gradient vector. The result equals
+        ``w - learning_rate * gradient`` up to rounding (the product rounds once
+        where the separate update rounds twice). Other layer types form the
+        gradient (in the workspace) and then update.
+        """
+        if check:
+            w, X, T = self.check_data(w, X, T)
+        eta = learning_rate
+        if not (isinstance(eta, Real) and not isinstance(eta, bool) and eta > 0
+                and math.isfinite(eta)):
+            raise ValueError(f"learning_rate must be a finite number > 0; got {eta!r}")
+        if out is None:
+            out = np.empty(self.n_weights, dtype=self.dtype)
+        elif (not isinstance(out, np.ndarray) or out.shape != (self.n_weights,)
+              or out.dtype != self.dtype or not out.flags.c_contiguous):
+            raise ValueError(f"out must be a contiguous {self.dtype} array of shape "
+                             f"({self.n_weights},), like w")
+        ws = self._check_workspace(workspace)
+        if self._acts is None:
+            E, g = self._error_and_gradient(w, X, T, None, ws)
+            g *= -eta
+            return E, np.add(w, g, out=out)
+        return self._with_buffers(ws, X.shape[0], gradient_step, self, w, X, T, float(eta),
+                                  out), out
+
+    def gradient(self, w, X, T, *, workspace=None):
         """∇E(w) by error backpropagation, summed over patterns (5.57)."""
-        return self.error_and_gradient(w, X, T)[1]
+        return self.error_and_gradient(w, X, T, workspace=workspace)[1]
 
     # -- Jacobians (5.3.4) ----------------------------------------------------
     def _backprop_rows(self, w, cache, rows, stop=0, each=None):

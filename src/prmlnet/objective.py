@@ -29,6 +29,7 @@ from numbers import Real
 import numpy as np
 
 from .priors import Batch, GaussianPrior, Term, as_prior
+from .workspace import Workspace
 
 __all__ = ["Objective", "default_chunk_size"]
 
@@ -130,6 +131,7 @@ class Objective:
         self.chunk_size = int(chunk_size)
         self.n_patterns = X.shape[0]
         self._chunks = self._split(self.n_patterns)
+        self._ws = Workspace(net)         # private buffers of the passes (results unchanged)
         self._pattern_terms = tuple(t for t in terms if t.per_pattern)
         # A per-pattern term may evaluate the data term with itself from one shared
         # forward and backward pass (value_and_gradient_with_data); the first such
@@ -178,7 +180,7 @@ class Objective:
         """
         net, beta = self.net, self.beta
         if len(chunks) == 1 and not self._pattern_terms:
-            E, g = net._error_and_gradient(w, X, T)
+            E, g = net._error_and_gradient(w, X, T, None, self._ws)
             if beta != 1.0:
                 E = beta * E
                 g *= beta
@@ -187,24 +189,28 @@ class Objective:
         buf = np.empty(net.n_weights, dtype=net.dtype)
         fused, others = self._fused_term, self._unfused_terms
         for s in chunks:
-            batch = Batch(X[s], T[s], s if rows is None else rows[s])
+            batch = None
             if fused is not None:          # the data term and this term share their passes
+                batch = Batch(X[s], T[s], s if rows is None else rows[s])
                 Ec, gc = fused.value_and_gradient_with_data(w, batch, beta)
                 E += Ec
                 g += gc
             else:
-                Ec, gc = net._error_and_gradient(w, X[s], T[s], out=buf)
+                Ec, gc = net._error_and_gradient(w, X[s], T[s], buf, self._ws)
                 E += beta * Ec
                 g += beta * gc if beta != 1.0 else gc
-            for term in others:
-                Et, gt = term.value_and_gradient(w, batch)
-                E += Et
-                g += gt
+            if others:
+                if batch is None:
+                    batch = Batch(X[s], T[s], s if rows is None else rows[s])
+                for term in others:
+                    Et, gt = term.value_and_gradient(w, batch)
+                    E += Et
+                    g += gt
         return E, g
 
     def __call__(self, w):
         """``(E(w), ∇E(w))``: one forward and one backward pass per chunk."""
-        w = self._w(w)
+        w = self.net.check_weights(w)
         E, g = self._data(w, self.X, self.T, self._chunks)
         return self._combine(w, E, g, 1.0)
 
@@ -310,11 +316,12 @@ class Objective:
 
     def hvp(self, w, v):
         r"""H v with H the Hessian of the whole objective: β ∇∇E_D by the R-operator
-        (§5.4.6), chunk by chunk, plus each term's.
+        (§5.4.6), chunk by chunk (for dense layers in chunks sized for the R-pass's own
+        arrays, :func:`prmlnet.hessian.hvp`), plus each term's.
 
         ``v`` is one direction (W,) or R directions as rows (R, W); the data term
-        pushes all R through one pass per chunk (:func:`prmlnet.hessian.hvp`), the
-        terms take them one by one. Returns the shape of ``v``.
+        pushes all R through one pass per chunk, the terms take them one by one.
+        Returns the shape of ``v``.
         """
         from . import hessian
 
@@ -323,11 +330,22 @@ class Objective:
         W = self.net.n_weights
         if v.shape != (W,) and not (v.ndim == 2 and v.shape[1] == W):
             raise ValueError(f"v has shape {v.shape}; it must be ({W},) or (R, {W})")
-        Hv = self._sum_chunks(hessian.hvp, w, v)
+        v = hessian.rop.check_direction(self.net, v)
+        if self.net._acts is not None:         # dense layers: the R-pass picks its own chunks
+            Hv = hessian.rop._hvp(self.net, w, self.X, self.T, v, ws=self._ws)
+            if self.beta != 1.0:
+                Hv *= self.beta
+        else:
+            Hv = self._sum_chunks(self._chunk_hvp, w, v)
         for vr, out in ([(v, Hv)] if v.ndim == 1 else zip(v, Hv)):
             for part in self._term_curvature(w, "hvp", vr):
                 out += part
         return Hv
+
+    def _chunk_hvp(self, net, w, X, T, v):
+        from .hessian.rop import _hvp
+
+        return _hvp(net, w, X, T, v, ws=self._ws)         # data checked once, in __init__
 
     def hessian(self, w):
         """The exact Hessian of the objective (data term §5.4.5, plus each term's), (W, W)."""
@@ -349,6 +367,17 @@ class Objective:
 
         w = self._w(w)
         d = self._sum_chunks(hessian.diagonal, w)
+        for part in self._term_curvature(w, "hessian"):
+            d += part if np.ndim(part) == 1 else np.diagonal(part)
+        return d
+
+    def outer_product_diagonal(self, w):
+        """The diagonal of :meth:`outer_product` without forming it: β times that of
+        the data term (5.84, 5.85), plus the diagonal of each term's Hessian."""
+        from . import hessian
+
+        w = self._w(w)
+        d = self._sum_chunks(hessian.outer_product_diagonal, w)
         for part in self._term_curvature(w, "hessian"):
             d += part if np.ndim(part) == 1 else np.diagonal(part)
         return d

@@ -14,8 +14,12 @@ An output model provides, for pre-activations ``a`` of shape (N, K):
 ``r_delta(a, y, T, ra)``  R{∂E/∂a} given R{a} (§5.4.6)
 ``curvature(a, y, T)``    ∂²E_n/∂a_n², shape (N, K, K): the weights of the
                           outer-product (Gauss–Newton) approximation (5.84, 5.85)
+``curvature_factor(a, y, T)``  ``(S, lam)`` with C_n = S_n diag(lam_n) S_nᵀ, for the
+                          diagonal of the outer-product approximation
 ``output_jacobian(a, y)`` ∂y_n/∂a_n, shape (N, K, K)
 ``check_targets(T)``      raise ValueError on targets the model cannot take
+``evaluate(a, T, out)``   ``(y, E, delta)`` at once, into three (N, K) buffers
+                          where the model can (the passes of a workspace)
 
 and, for tangent propagation (§5.5.4, :mod:`prmlnet.invariance`),
 
@@ -51,6 +55,31 @@ class OutputModel:
     def error_and_delta(self, a, y, T):
         """``(error(a, y, T), delta(a, y, T))``, sharing work where possible."""
         return self.error(a, y, T), self.delta(a, y, T)
+
+    def evaluate(self, a, T, out=None, delta=True):
+        """``(y, E, delta)`` from the output pre-activations in one go.
+
+        ``out``, optional, is a sequence of three arrays of the shape of ``a``
+        that the model may write into (the built-in models do; the values are
+        the same as without them); with ``delta=False`` the delta is None.
+        The default calls :meth:`output` and :meth:`error_and_delta`.
+        """
+        y = self.output(a)
+        if not delta:
+            return y, self.error(a, y, T), None
+        E, d = self.error_and_delta(a, y, T)
+        return y, E, d
+
+    def curvature_factor(self, a, y, T=None):
+        r"""A factor of the outer-product weights: ``(S, lam)`` with
+        :math:`\mathbf{C}_n = \mathbf{S}_n \mathrm{diag}(\boldsymbol\lambda_n)\mathbf{S}_n^\mathrm{T}`.
+
+        ``S`` is (N, K, R), ``lam`` (N, R) or None for all ones. The default is
+        the eigendecomposition of :meth:`curvature`; the built-in models give
+        closed forms (a square root, :math:`\mathbf{C}_n = \mathbf{S}_n\mathbf{S}_n^\mathrm{T}`).
+        """
+        lam, U = np.linalg.eigh(self.curvature(a, y, T))
+        return U, lam
 
     # -- tangent propagation (§5.5.4) ----------------------------------------------
     def tangent(self, a, y, ta):
@@ -111,6 +140,10 @@ class Linear(OutputModel):
         r = y - T
         return 0.5 * float(np.vdot(r, r)), r
 
+    def evaluate(self, a, T, out=None, delta=True):
+        r = a - T if out is None else np.subtract(a, T, out=out[2])     # y = a
+        return a, 0.5 * float(np.vdot(r, r)), r if delta else None
+
     def r_delta(self, a, y, T, ra):
         return ra
 
@@ -126,6 +159,10 @@ class Linear(OutputModel):
 
     def tangent_backward(self, a, y, ta, u):
         return u, np.zeros_like(a)
+
+    def curvature_factor(self, a, y, T=None):
+        N, K = a.shape
+        return np.broadcast_to(np.eye(K, dtype=a.dtype), (N, K, K)), None     # C = I
 
 
 class Logistic(OutputModel):
@@ -158,6 +195,12 @@ class Logistic(OutputModel):
     def error(self, a, y, T):
         return float(np.sum(np.logaddexp(0.0, a)) - np.vdot(T, a))
 
+    def evaluate(self, a, T, out=None, delta=True):
+        t, y, d = (None, None, None) if out is None else out
+        y = special.expit(a, out=y)
+        E = float(np.sum(np.logaddexp(0.0, a, out=t)) - np.vdot(T, a))
+        return y, E, np.subtract(y, T, out=d) if delta else None
+
     def r_delta(self, a, y, T, ra):
         return y * (1.0 - y) * ra
 
@@ -176,6 +219,12 @@ class Logistic(OutputModel):
     def tangent_backward(self, a, y, ta, u):
         s1 = y * (1.0 - y)                             # σ' ;  σ'' = σ' (1 - 2σ)
         return s1[:, None, :] * u, s1 * (1.0 - 2.0 * y) * np.einsum("nsk,nsk->nk", u, ta)
+
+    def curvature_factor(self, a, y, T=None):
+        N, K = a.shape
+        S = np.zeros((N, K, K), dtype=a.dtype)
+        S[:, np.arange(K), np.arange(K)] = np.sqrt(y * (1.0 - y))       # C = diag(y (1 - y))
+        return S, None
 
 
 class Softmax(OutputModel):
@@ -211,6 +260,21 @@ class Softmax(OutputModel):
     def error(self, a, y, T):
         return -float(np.vdot(T, special.log_softmax(a, axis=-1)))
 
+    def evaluate(self, a, T, out=None, delta=True):
+        # scipy's softmax and log_softmax share a - max(a), its exponential and the
+        # row sums; computed once here, with the same operations, hence the same bits.
+        m = np.amax(a, axis=-1, keepdims=True)
+        if not np.isfinite(m).all():           # log_softmax treats such rows apart
+            return super().evaluate(a, T, None, delta)
+        t, y, d = (None, None, None) if out is None else out
+        t = np.subtract(a, m, out=t)           # a - max(a)
+        y = np.exp(t, out=y)
+        s = np.sum(y, axis=-1, keepdims=True)
+        y /= s                                 # softmax
+        t -= np.log(s)                         # log_softmax: ln y without rounding y
+        E = -float(np.vdot(T, t))
+        return y, E, np.subtract(y, T, out=d) if delta else None
+
     def r_delta(self, a, y, T, ra):
         return y * (ra - np.sum(y * ra, axis=-1, keepdims=True))
 
@@ -238,6 +302,13 @@ class Softmax(OutputModel):
         delta -= y * delta.sum(axis=-1, keepdims=True)
         delta -= np.einsum("nsk,nsk->nk", ty, np.broadcast_to(yu, ty.shape))
         return psi, delta
+
+    def curvature_factor(self, a, y, T=None):
+        # C = diag(y) - y yᵀ = S Sᵀ with S_kc = (δ_kc - y_k) √y_c (using Σ_c y_c = 1)
+        K = a.shape[1]
+        S = np.eye(K, dtype=a.dtype) - y[:, :, None]
+        S *= np.sqrt(y)[:, None, :]
+        return S, None
 
 
 OUTPUTS = {"linear": Linear(), "logistic": Logistic(), "softmax": Softmax()}

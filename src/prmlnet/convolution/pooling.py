@@ -281,24 +281,28 @@ class MaxPool(ImageLayer):
         return self._scatter(self._source(x), d2)                 # (∂a/∂z)² = ∂a/∂z ∈ {0, 1}
 
     # -- passes: the routing depends on x, the weights play no part ------------
-    def backward(self, p, x, delta, out, need_input=True):
+    def backward(self, p, x, delta, out, need_input=True, buf=None):
         return self.input_grad_at(p, x, delta) if need_input else None
 
-    def r_forward(self, p, v, x, rx, a, z, dh=None):
+    def r_forward(self, p, v, x, rx, a, z, dh=None, out=None, need_z=True):
         ra = (np.zeros_like(a) if rx is None else self._gather(self._source(x), rx))
+        if not need_z:
+            return ra, None
         return ra, (self.activation.dh(a, z) if dh is None else dh) * ra
 
-    def r_forward_many(self, p, V, x, rx, a, z, dh=None):
+    def r_forward_many(self, p, V, x, rx, a, z, dh=None, out=None, need_z=True):
         if rx is None:
             ra = np.zeros((V.shape[0],) + a.shape, dtype=a.dtype)
         else:
             ra = self._gather(self._source(x), rx)
+        if not need_z:
+            return ra, None
         return ra, (self.activation.dh(a, z) if dh is None else dh) * ra
 
-    def r_backward(self, p, v, x, rx, delta, rdelta, out, need_input=True):
+    def r_backward(self, p, v, x, rx, delta, rdelta, out, need_input=True, bufs=None):
         return self.input_grad_at(p, x, rdelta) if need_input else None
 
-    def r_backward_many(self, p, V, x, rx, delta, rdelta, out, need_input=True):
+    def r_backward_many(self, p, V, x, rx, delta, rdelta, out, need_input=True, bufs=None):
         if not need_input:
             return None
         src = self._source(x)

@@ -3,6 +3,7 @@ r"""Approximations of the Hessian (PRML §5.4.1–5.4.3).
 ``diagonal``               Becker & LeCun's diagonal approximation (5.79)–(5.81)
 ``outer_product``          the outer-product (Levenberg–Marquardt, Gauss–Newton)
                            approximation (5.84), (5.85) and its softmax form
+``outer_product_diagonal`` its diagonal alone, without forming W×W
 ``inverse_outer_product``  the inverse of the outer product plus αI, built
                            sequentially one pattern at a time (§5.4.3)
 
@@ -18,7 +19,8 @@ from ._memory import PEAK_COPIES, WORKSPACE_BYTES, check_matrix_memory
 from .exact import _assemble, _chunk_size, output_curvature
 from .mixed import outer_product_mixed
 
-__all__ = ["outer_product", "diagonal", "inverse_outer_product", "output_derivatives"]
+__all__ = ["outer_product", "outer_product_diagonal", "diagonal", "inverse_outer_product",
+           "output_derivatives"]
 
 
 def _gn_curvature(output):
@@ -67,6 +69,65 @@ def outer_product(net, w, X, T, *, chunk_size=None, max_bytes=None):
     if all(type(layer) is Dense for layer in net.layers):
         return _assemble(net, w, X, T, residual=False, curvature=curv, chunk_size=chunk_size)
     return outer_product_mixed(net, w, X, T, curv, chunk_size)
+
+
+def outer_product_diagonal(net, w, X, T, *, chunk_size=None):
+    r"""The diagonal of the outer-product (Gauss–Newton) approximation, (W,).
+
+    The same numbers as ``np.diag(outer_product(net, w, X, T))``, without the
+    W×W matrix: memory O(N K (W / layers)), time about K backpropagations.
+
+    Notes
+    -----
+    With the output model's weights factored, :math:`\mathbf{C}_n =
+    \mathbf{S}_n\mathbf{S}_n^\mathrm{T}` (``curvature_factor``: the identity for
+    sum-of-squares, :math:`\mathrm{diag}\sqrt{y(1-y)}` for logistic outputs,
+    :math:`S_{kc} = (\delta_{kc} - y_k)\sqrt{y_c}` for softmax), the diagonal of
+    (5.84), (5.85) is
+
+    .. math:: \Big[\sum_n \mathbf{B}_n^\mathrm{T}\mathbf{C}_n\mathbf{B}_n\Big]_{ii}
+              = \sum_n \sum_c ig(\mathbf{s}_{nc}^\mathrm{T}\mathbf{b}_{n,i}ig)^2
+
+    — the squared derivatives of the K "outputs" :math:`\mathbf{s}_{nc}^\mathrm{T}\mathbf{a}_n`.
+    Their derivatives with respect to each layer's pre-activations come from
+    backpropagating the K rows :math:`\mathbf{s}_{nc}` as the Jacobian's rows
+    travel (5.74); for a dense layer the derivative with respect to
+    :math:`w_{ji}` is :math:`u_{ncj}	ilde x_{ni}`, so its square summed over
+    n and c is one matrix product, :math:`\sum_n (\sum_c u_{ncj}^2)\,	ilde x_{ni}^2`.
+    Other layer types square their per-pattern derivatives (``weight_grad_each``).
+    """
+    w, X, T = net.check_data(w, X, T)
+    out = np.zeros(net.n_weights, dtype=net.dtype)
+    layers, slices = net.layers, net.layer_slices()
+    K = net.n_outputs
+    widest = max(max(layer.n_in, layer.n_out) for layer in layers)
+    step = int(chunk_size) if chunk_size else max(16, 2 ** 22 // (8 * K * widest))
+    for start in range(0, X.shape[0], step):
+        Xc, Tc = X[start:start + step], T[start:start + step]
+        c = net._forward(w, Xc)
+        S, lam = net.output.curvature_factor(c.a[-1], c.y, Tc)
+        rows = np.swapaxes(S, 1, 2)                     # (N, R, K): row c is s_nc
+        for l in range(len(layers) - 1, -1, -1):
+            layer, s = layers[l], slices[l]
+            x = c.inputs[l]
+            sq = rows * rows if lam is None else rows * rows * lam[:, :, None]
+            if type(layer) is Dense:                    # Σ_n (Σ_c u²) x̃², one product
+                g = np.empty(layer.n_weights, dtype=net.dtype)
+                layer.weight_grad(x * x, np.add.reduce(sq, axis=1), g)
+                out[s] += g
+            else:
+                N, R, n = rows.shape
+                each = np.empty((N, R, layer.n_weights), dtype=net.dtype)
+                layer.weight_grad_each(x, rows, each)
+                each *= each
+                if lam is not None:
+                    each *= lam[:, :, None]
+                out[s] += each.reshape(N * R, -1).sum(axis=0)
+            if l:
+                N, R, n = rows.shape
+                rows = layer.input_grad(w[s], rows.reshape(N * R, n)).reshape(N, R, -1)
+                rows *= layers[l - 1].activation.dh(c.a[l - 1], c.inputs[l])[:, None, :]
+    return out
 
 
 def diagonal(net, w, X, T, *, chunk_size=None):

@@ -25,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers import Dense
-from .exact import _WORKSPACE, _assemble, _chunk_size, _dense_diagonal
-from .rop import _hvp_many
+from .exact import _CHUNK_BYTES, _assemble, _chunk_size, _dense_diagonal
+from .rop import _hvp
 
 __all__ = ["dense_tail", "exact_mixed", "outer_product_mixed", "exact_diagonal_mixed",
            "rop_rows"]
@@ -66,7 +66,7 @@ def rop_rows(net, w, X, T, stop):
     """
     W, N = net.n_weights, X.shape[0]
     per = 3 * sum(layer.workspace() for layer in net.layers)      # floats per pattern·direction
-    budget = max(1, _WORKSPACE // (net.dtype.itemsize * per))    # pattern·directions at once
+    budget = max(1, _CHUNK_BYTES // (net.dtype.itemsize * per))    # pattern·directions at once
     block = int(max(1, min(stop, budget // N if budget >= N else 1, 512)))
     step = int(max(1, min(N, budget // block)))
     for r0 in range(0, stop, block):
@@ -75,7 +75,7 @@ def rop_rows(net, w, X, T, stop):
         V[np.arange(r1 - r0), np.arange(r0, r1)] = 1.0
         rows = np.zeros((r1 - r0, W), dtype=net.dtype)
         for start in range(0, N, step):
-            rows += _hvp_many(net, w, X[start:start + step], T[start:start + step], V)
+            rows += _hvp(net, w, X[start:start + step], T[start:start + step], V)
         yield r0, r1, rows
 
 
@@ -105,7 +105,7 @@ def outer_product_mixed(net, w, X, T, curvature, chunk_size=None):
     h = net.layer_slices()[l0].start if l0 < len(net.layers) else W
     G = np.zeros((W, W), dtype=net.dtype)
     K = net.n_outputs
-    step = int(max(1, min(X.shape[0], _WORKSPACE // (2 * net.dtype.itemsize * K * W))))
+    step = int(max(1, min(X.shape[0], _CHUNK_BYTES // (2 * net.dtype.itemsize * K * W))))
     for start in range(0, X.shape[0], step):
         Xc, Tc = X[start:start + step], T[start:start + step]
         B = net.output_gradients(w, Xc, wrt="a")                         # (n, K, W)  (5.84)

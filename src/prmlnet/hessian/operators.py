@@ -14,14 +14,16 @@ from typing import NamedTuple
 import numpy as np
 from scipy.sparse import linalg as sla
 
-from .rop import _hvp, _hvp_many, check_direction
+from .rop import _hvp, check_direction
+from ..network import Network
+from ..distributed import DistributedObjective
+from ..objective import Objective
+
+#: what carries its own data and Hessian-vector products: the objective, local or on a cluster
+_OBJECTIVES = (Objective, DistributedObjective)
 from .._rng import as_rng
 
 __all__ = ["linear_operator", "extreme_eigenvalues", "Eigenvalues"]
-
-
-def _is_objective(obj):
-    return hasattr(obj, "hvp") and hasattr(obj, "net") and not hasattr(obj, "layers")
 
 
 def linear_operator(net, w, X=None, T=None, *, alpha=0.0):
@@ -30,13 +32,13 @@ def linear_operator(net, w, X=None, T=None, *, alpha=0.0):
 
     Parameters
     ----------
-    net : Network or Objective
+    net : Network, Objective or DistributedObjective
         With a :class:`~prmlnet.Network`, ``X`` and ``T`` give the data and the
         operator is the Hessian of the data error :math:`E_D` (sum over
-        patterns) plus ``alpha`` times the identity. With an objective (an
-        object with ``hvp(w, v)``, as :class:`prmlnet.Objective`), the operator is
-        that objective's Hessian (for example :math:`\beta\mathbf{H} +
-        \mathrm{diag}(\boldsymbol\alpha)`) plus ``alpha`` I; leave ``X``, ``T`` out.
+        patterns) plus ``alpha`` times the identity. With a
+        :class:`~prmlnet.Objective`, the operator is that objective's Hessian
+        (for example :math:`\beta\mathbf{H} + \mathrm{diag}(\boldsymbol\alpha)`)
+        plus ``alpha`` I; leave ``X``, ``T`` out. Anything else is a ValueError.
     w : ndarray of shape (W,)
     alpha : float, default 0
 
@@ -46,7 +48,10 @@ def linear_operator(net, w, X=None, T=None, *, alpha=0.0):
     ``matmat`` pushes all columns through at once. Nothing W×W is formed.
     """
     alpha = float(alpha)
-    if _is_objective(net):
+    if not isinstance(net, (Network, *_OBJECTIVES)):
+        raise ValueError(f"linear_operator takes a prmlnet Network (with X and T) or an "
+                         f"Objective; got {type(net).__name__}")
+    if isinstance(net, _OBJECTIVES):
         if X is not None or T is not None:
             raise ValueError("an objective carries its own data; call "
                              "linear_operator(objective, w) without X and T")
@@ -66,14 +71,15 @@ def linear_operator(net, w, X=None, T=None, *, alpha=0.0):
                              "Objective instead of a Network")
         w, X, T = net.check_data(w, X, T)
         W = net.n_weights
+        ws = net.workspace()              # Lanczos asks for many products in a row
 
         def matvec(v):
             v = check_direction(net, np.asarray(v).reshape(-1))
-            return _hvp(net, w, X, T, v) + alpha * v
+            return _hvp(net, w, X, T, v, ws=ws) + alpha * v
 
         def matmat(V):
             V = check_direction(net, np.asarray(V).T, "V")
-            return (_hvp_many(net, w, X, T, V) + alpha * V).T
+            return (_hvp(net, w, X, T, V, ws=ws) + alpha * V).T
 
         dtype = net.dtype
     return sla.LinearOperator((W, W), matvec=matvec, rmatvec=matvec, matmat=matmat,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from numbers import Real
 
+import numpy as np
+
 from .linesearch import wolfe
 from .result import Run
 
@@ -15,9 +17,12 @@ def _fixed(run, x, f, g, *, learning_rate, momentum):
     eta, mu = learning_rate, momentum
     dw = None
     while True:
-        # (5.41): w ← w − η ∇E, plus μ times the previous step with momentum.
-        step = -eta * g if dw is None or mu == 0.0 else -eta * g + mu * dw
-        x = x + step
+        # (5.41): w ← w − η ∇E, plus μ times the previous step with momentum; one new
+        # array for the step, one for w (the run keeps both), no other temporaries.
+        step = np.multiply(g, -eta)
+        if dw is not None and mu != 0.0:
+            step += mu * dw
+        x = step + x
         f, g = run.evaluate(x)
         dw = step
         run.accept(x, f, g, float(math.sqrt(step @ step)))

@@ -119,7 +119,8 @@ def sgd(learning_rate) -> OnlineMethod:
         return SGDState(0)
 
     def update(w, g, state):
-        return w - rate(state.step) * g, SGDState(state.step + 1)
+        step = np.multiply(g, rate(state.step))            # η g, then w − η g in its place
+        return np.subtract(w, step, out=step), SGDState(state.step + 1)
 
     return OnlineMethod(init, update, "sgd")
 
