@@ -9,6 +9,7 @@ import pytest
 import prmlnet
 from prmlnet import bayes
 from prmlnet.objective import Objective
+from prmlnet.optim import Status
 from prmlnet.priors import gaussian_prior
 from prmlnet.testing import central_differences
 
@@ -92,7 +93,7 @@ def test_the_last_reestimate_is_trained_for_and_kept(rng):
     w = minimize(Objective(net, X, T, prior=prior0, beta=20.0), w0, "bfgs", max_iter=2000,
                  gtol=1e-10).x
     step = bayes.reestimate(bayes.laplace(net, w, X, T, prior0, 20.0), X, T)
-    assert res.iteration == 1 and res.status == "max_outer"
+    assert res.iteration == 1 and res.status is Status.MAX_ITER
     assert res.alpha["w"] == pytest.approx(step.prior.alpha["w"], rel=1e-6)
     assert res.beta == pytest.approx(step.beta, rel=1e-6)
     w1 = minimize(Objective(net, X, T, prior=step.prior, beta=step.beta), w, "bfgs",
@@ -135,7 +136,7 @@ def test_negative_keep_runs_to_the_end(rng):
     net = prmlnet.Network((1, 8, 1))
     res = bayes.evidence_loop(net, X, T, alpha=1e-3, n_outer=4, max_iter=15, tol=1e-12,
                               negative="keep", rng=0)
-    assert res.status == "max_outer" and len(res.history["beta"]) == 5
+    assert res.status is Status.MAX_ITER and len(res.history["beta"]) == 5
     assert any("not positive definite" in n for n in res.notes)
     assert np.all(np.isfinite(res.history["log_evidence"]))
 
@@ -272,7 +273,7 @@ def test_beta_is_kept_when_gamma_exceeds_the_number_of_targets(rng):
 def test_ctrl_c_keeps_the_last_consistent_iteration(rng, monkeypatch):
     X, T = sine_ard(rng, N=20)
     net = prmlnet.Network((2, 2, 1))
-    real = bayes.loop.laplace
+    real = bayes.loop.try_posterior         # the loop's Laplace step
     rows = []
 
     def flaky(*args, **kwargs):              # Ctrl-C inside the third row's Laplace step
@@ -280,10 +281,10 @@ def test_ctrl_c_keeps_the_last_consistent_iteration(rng, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(bayes.loop, "laplace", flaky)
+    monkeypatch.setattr(bayes.loop, "try_posterior", flaky)
     res = bayes.evidence_loop(net, X, T, alpha=0.01, n_outer=10, tol=1e-12, max_iter=100,
                               rng=0, callback=rows.append, select="last")
-    assert res.status == "stopped" and not res.converged
+    assert res.status is Status.INTERRUPTED and not res.converged
     assert len(res.history["beta"]) == 2
     assert res.iteration == 1 and res.beta == res.history["beta"][-1]
     assert res.log_evidence == res.history["log_evidence"][-1]

@@ -25,7 +25,9 @@ from typing import NamedTuple
 import numpy as np
 
 from ..network import Network
-from .loop import EvidenceResult, evidence_loop
+from . import _data
+from .loop import evidence_loop
+from .result import EvidenceResult
 from .._rng import as_rng
 
 __all__ = ["compare_hidden_units", "ModelComparison"]
@@ -64,6 +66,8 @@ def compare_hidden_units(X, T, hidden_units, *, n_restarts=3, hidden="tanh", out
     Parameters
     ----------
     X, T : ndarray (N, D), (N, K)
+        Or dask arrays: each network's evidence loop then runs on the Dask cluster
+        (a :class:`~prmlnet.distributed.DistributedObjective` per network).
     hidden_units : sequence of int
         Sizes M of the single hidden layer to compare.
     n_restarts : int
@@ -87,8 +91,9 @@ def compare_hidden_units(X, T, hidden_units, *, n_restarts=3, hidden="tanh", out
     if int(n_restarts) < 1:
         raise ValueError(f"n_restarts must be >= 1; got {n_restarts}")
     rng = as_rng(rng)
-    X = np.asarray(X, dtype=float)
-    T = np.asarray(T, dtype=float)
+    if not (_data._is_dask(X) or _data._is_dask(T)):      # dask arrays stay on the cluster
+        X = np.asarray(X, dtype=float)
+        T = np.asarray(T, dtype=float)
     if T.ndim == 1:
         T = T[:, None]
     ev = np.full((len(sizes), n_restarts), -np.inf)

@@ -54,10 +54,12 @@ from typing import NamedTuple
 import numpy as np
 
 from ..priors import GaussianPrior
-from .laplace import LaplacePosterior, laplace
+from . import _data
+from .laplace import LaplacePosterior, posterior_from_hessian
 
 __all__ = ["gamma_from_eigenvalues", "effective_parameters", "log_evidence", "reestimate",
-           "Reestimate", "ALPHA_RANGE", "BETA_RANGE"]
+           "Reestimate", "data_terms", "log_evidence_from", "reestimate_from", "ALPHA_RANGE",
+           "BETA_RANGE"]
 
 # Re-estimated α is kept in this range: a group the data do not determine
 # (γ_k → 0, ARD's irrelevant inputs) has α growing geometrically; the cap keeps A
@@ -87,16 +89,19 @@ def effective_parameters(post: LaplacePosterior):
     Returns a dict group -> γ_k. Each lies in [0, W_k] when A is built from a
     positive semi-definite H (``post.clipped``, or no negative eigenvalues); with
     negative eigenvalues used as they are, γ_k can fall below 0 (module
-    docstring). With one α shared by every weight this is the book's
-    :math:`\sum_i \lambda_i/(\alpha + \lambda_i)` over the eigenvalues of βH
-    (5.179), computed that way (the eigenvalues are at hand); otherwise the
-    diagonal of :math:`\mathbf{A}^{-1}` comes from the Cholesky factor.
+    docstring). The diagonal of :math:`\mathbf{A}^{-1}` comes from the Cholesky
+    factor (:meth:`LaplacePosterior.diagonal`, one triangular inverse, kept). Where
+    the posterior's build needed the eigenvalues of H anyway (clipping) and one α
+    is shared by every weight, the book's :math:`\sum_i \lambda_i/(\alpha +
+    \lambda_i)` over the eigenvalues of βH (5.179) is used instead — the same
+    number to rounding.
     """
     prior = post.prior
     groups = prior.groups
-    if len(groups) == 1 and prior.n_penalised == post.n_weights:
+    lam = post._eigenvalues                                 # None unless the build had them
+    if lam is not None and len(groups) == 1 and prior.n_penalised == post.n_weights:
         (name,) = groups
-        lam = post.beta * post.eigenvalues                                 # (5.177)
+        lam = post.beta * lam                                              # (5.177)
         if post.clipped:
             lam = np.maximum(lam, 0.0)
         return {name: gamma_from_eigenvalues(lam, prior.alpha[name])}      # (5.179)
@@ -105,15 +110,20 @@ def effective_parameters(post: LaplacePosterior):
             for name, idx in groups.items()}
 
 
-def _data_terms(net, w, X, T):
-    """(E_D, number of Gaussian targets NK, or 0 for a likelihood without β)."""
-    E_D = net.error(w, X, T)
-    gaussian = net.output.name == "linear"
-    return E_D, (X.shape[0] * net.n_targets if gaussian else 0)
+def data_terms(post: LaplacePosterior, X, T=None):
+    """``(E_D at the posterior's w, NK)`` from ``X, T`` or an objective holding the data
+    (NK: the number of Gaussian targets, Σ_n s_n·K with sample weights; 0 without β)."""
+    obj = _data.is_objective(X)
+    data = _data.data_objective(X if obj else post.net, None if obj else X, T,
+                                what="the evidence")
+    return float(data.data_error(post.w)), _data.n_gaussian_targets(data)
 
 
-def log_evidence(post: LaplacePosterior, X, T):
+def log_evidence(post: LaplacePosterior, X, T=None):
     r"""The Laplace approximation to the log evidence, for any grouping of α.
+
+    ``X, T`` are the training data, or ``X`` is an objective holding them
+    (:class:`~prmlnet.objective.Objective`, :class:`~prmlnet.distributed.DistributedObjective`).
 
     .. math:: \ln p(D) \simeq \ln p(D \mid \mathbf{w}_\text{MAP}) + \ln p(\mathbf{w}_\text{MAP})
               + \frac{W}{2}\ln 2\pi - \frac12\ln|\mathbf{A}|
@@ -125,8 +135,13 @@ def log_evidence(post: LaplacePosterior, X, T):
     density: the evidence then holds a :math:`\frac{W_0}{2}\ln 2\pi` volume term
     for them and is only comparable between models with the same unpenalised weights.
     """
-    net, w, prior = post.net, post.w, post.prior
-    E_D, NK = _data_terms(net, w, X, T)
+    return log_evidence_from(post, *data_terms(post, X, T))
+
+
+def log_evidence_from(post: LaplacePosterior, E_D, NK):
+    """:func:`log_evidence` from E_D at the posterior's w and the number NK of Gaussian
+    targets (0 for a likelihood without β)."""
+    w, prior = post.w, post.prior
     proper = {k: idx for k, idx in prior.groups.items() if prior.alpha[k] > 0}
     log_prior = 0.0 if not proper else GaussianPrior(
         proper, {k: prior.alpha[k] for k in proper}, prior.n_weights).log_pdf(w)
@@ -151,8 +166,10 @@ class Reestimate(NamedTuple):
     posterior: LaplacePosterior | None = None
 
 
-def reestimate(post: LaplacePosterior, X, T, fix_beta=False) -> Reestimate:
+def reestimate(post: LaplacePosterior, X, T=None, fix_beta=False) -> Reestimate:
     r"""One evidence step at the posterior's w: new α per group and β.
+
+    ``X, T`` are the training data, or ``X`` is an objective holding them.
 
     Returns a :class:`Reestimate`: ``prior`` is ``post.prior.with_alpha(new α)``,
     ``gamma`` the γ_k the step used, ``beta`` unchanged for classification or
@@ -167,6 +184,12 @@ def reestimate(post: LaplacePosterior, X, T, fix_beta=False) -> Reestimate:
     docstring); ``notes`` says which. After a step with one group and
     0 < γ < NK, :math:`\alpha E_W + \beta E_D = NK/2` exactly at the same w.
     """
+    return reestimate_from(post, *data_terms(post, X, T), fix_beta=fix_beta)
+
+
+def reestimate_from(post: LaplacePosterior, E_D, NK, fix_beta=False) -> Reestimate:
+    """:func:`reestimate` from E_D at the posterior's w and the number NK of Gaussian
+    targets (0 for a likelihood without β)."""
     w, prior = post.w, post.prior
     gamma = effective_parameters(post)
     notes = []
@@ -174,8 +197,8 @@ def reestimate(post: LaplacePosterior, X, T, fix_beta=False) -> Reestimate:
     clipped = False
     if any(not (-slack <= gamma[k] <= idx.size + slack) for k, idx in prior.groups.items()):
         raw = gamma
-        post = laplace(post.net, w, X, T, prior, post.beta, hessian=post.hessian,
-                       negative="clip", H=post.H)
+        post = posterior_from_hessian(post.net, w, post.H, prior, post.beta,
+                                      hessian=post.hessian, negative="clip")
         gamma = effective_parameters(post)
         clipped = True
         notes.append("gamma from A as it is, {" + ", ".join(f"{k}: {v:.4g}" for k, v in raw.items())
@@ -193,7 +216,6 @@ def reestimate(post: LaplacePosterior, X, T, fix_beta=False) -> Reestimate:
             notes.append(f"gamma[{name!r}] = {gamma[name]:.3g}: alpha re-estimated as "
                          "W_k/(|w_k|^2 + Tr_k A^-1)")
         alpha[name] = float(np.clip(a, ALPHA_RANGE[0], ALPHA_RANGE[1]))
-    E_D, NK = _data_terms(post.net, w, X, T)
     beta = post.beta
     if NK and not fix_beta:
         num, den = NK - sum(gamma.values()), 2.0 * E_D

@@ -43,62 +43,89 @@ happens otherwise:
 :attr:`LaplacePosterior.n_negative` reports how many eigenvalues of H were
 significantly negative and :attr:`LaplacePosterior.eigenvalues` holds them all.
 
-All solves use the Cholesky factor :math:`\mathbf{A} = \mathbf{L}\mathbf{L}^\mathrm{T}`;
-no inverse is formed except on request (:meth:`LaplacePosterior.covariance`).
+**One factorization.** Under ``"auto"`` and ``"keep"`` nothing but the Cholesky
+factor :math:`\mathbf{A} = \mathbf{L}\mathbf{L}^\mathrm{T}` is computed: the log
+determinant, γ (from :math:`\mathbf{L}^{-1}`, computed once and kept), the
+predictive and the samples all use it. The eigenvalues of H (a full
+eigendecomposition, several times the cost of the factorization) are computed
+only when asked for; the count of negative ones comes from the inertia of an
+:math:`\mathbf{LDL}^\mathrm{T}` factorization of H (Sylvester's law of inertia),
+about the cost of the Cholesky factor. No inverse is formed except on request
+(:meth:`LaplacePosterior.covariance`).
+
+**The data.** :func:`laplace` takes a network with its data ``(X, T)`` — NumPy
+arrays, or dask arrays on a cluster — or an objective
+(:class:`~prmlnet.objective.Objective` or
+:class:`~prmlnet.distributed.DistributedObjective`) that holds the data, the
+prior and β; the data Hessian is the objective's sum over patterns, wherever the
+patterns are. The predictive (:meth:`LaplacePosterior.predict`,
+:meth:`LaplacePosterior.predict_proba`) is local: it needs only w, L and the
+query points.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
-from scipy import linalg, special
+from scipy import linalg
+from scipy.linalg import lapack
 
 from .._rng import as_rng
 from ..hessian._memory import PEAK_COPIES, WORKSPACE_BYTES, check_matrix_memory
 from ..priors import GaussianPrior, as_prior
+from . import _data
+from .predictive import BLOCK_FLOATS, Predictive, kappa
 
 __all__ = ["LaplacePosterior", "laplace", "data_hessian", "kappa", "HESSIANS", "NEGATIVE"]
 
 HESSIANS = ("exact", "outer_product")
 NEGATIVE = ("auto", "clip", "keep")
 
-# Rows of an (n, W) block handled at once in the predictive solves (bounded memory).
-_BLOCK_FLOATS = 2_000_000
-
-
-def kappa(s2):
-    r"""The probit moderation factor :math:`\kappa(\sigma^2) = (1 + \pi\sigma^2/8)^{-1/2}`.
-
-    Notes
-    -----
-    With it the logistic sigmoid averaged over a Gaussian is approximated by the
-    sigmoid of a scaled mean (§4.5.2, used for networks in §5.7.3):
-
-    .. math:: \int \sigma(a)\, \mathcal{N}(a \mid \mu, \sigma^2)\, da
-              \simeq \sigma(\kappa(\sigma^2)\, \mu)
-    """
-    return 1.0 / np.sqrt(1.0 + np.pi * np.asarray(s2, dtype=float) / 8.0)
-
-
-def data_hessian(net, w, X, T, hessian="exact"):
+def data_hessian(net, w, X=None, T=None, hessian="exact"):
     """The Hessian of the data error :math:`E_D` (sum over patterns), shape (W, W).
 
-    ``hessian`` is ``"exact"`` (:func:`prmlnet.hessian.exact`) or
-    ``"outer_product"`` (:func:`prmlnet.hessian.outer_product`, (5.84, 5.85)).
+    ``net`` with ``X, T`` (NumPy or dask arrays), or an objective holding the data
+    (:class:`~prmlnet.objective.Objective`, :class:`~prmlnet.distributed.DistributedObjective`;
+    its prior and β are left out). ``hessian`` is ``"exact"``
+    (:func:`prmlnet.hessian.exact`) or ``"outer_product"``
+    (:func:`prmlnet.hessian.outer_product`, (5.84, 5.85)).
     """
     if hessian not in HESSIANS:
         raise ValueError(f"hessian must be one of {HESSIANS}; got {hessian!r}")
-    from prmlnet import hessian as _h
-
-    return (_h.exact if hessian == "exact" else _h.outer_product)(net, w, X, T)
+    return _hessian_of(_data.data_objective(net, X, T, what="the data Hessian"), w, hessian)
 
 
-@dataclass(frozen=True, eq=False)
-class LaplacePosterior:
+def _hessian_of(data, w, hessian):
+    """The data Hessian from the objective of the data term alone (β = 1, no prior)."""
+    return data.hessian(w) if hessian == "exact" else data.outer_product(w)
+
+
+def _threshold(norm, W):
+    """Eigenvalues below minus this are negative beyond rounding: W ε max(1, ‖H‖_F)."""
+    return W * np.finfo(float).eps * max(1.0, float(norm))
+
+
+def _count_negative(H):
+    r"""How many eigenvalues of the symmetric H lie below :math:`-\tau` (:func:`_threshold`),
+    from the inertia of :math:`\mathbf{H} + \tau\mathbf{I} = \mathbf{L}\mathbf{D}\mathbf{L}^\mathrm{T}`
+    (Bunch–Kaufman): the negative 1×1 blocks of D plus one per 2×2 block, each of which
+    has one eigenvalue of either sign (Sylvester's law of inertia)."""
+    W = H.shape[0]
+    M = H.copy()
+    M[np.diag_indices_from(M)] += _threshold(np.linalg.norm(H), W)
+    lwork = int(lapack.dsytrf_lwork(W, lower=1)[0])
+    ld, ipiv, info = lapack.dsytrf(M, lower=1, lwork=max(lwork, 1), overwrite_a=True)
+    if info < 0:
+        raise ValueError(f"dsytrf: argument {-info} is invalid")
+    two = ipiv < 0                                   # both rows of a 2×2 block
+    return int(np.sum(np.diagonal(ld)[~two] < 0)) + int(np.sum(two)) // 2
+
+
+class LaplacePosterior(Predictive):
     r"""The Gaussian :math:`\mathcal{N}(\mathbf{w}_\text{MAP}, \mathbf{A}^{-1})` over the weights.
 
-    Build it with :func:`laplace`. Attributes are read-only arrays; nothing mutates them.
+    Build it with :func:`laplace`. The attributes are read-only; nothing mutates them.
+    The predictive distribution (:meth:`predict`, :meth:`predict_proba`) comes from
+    :class:`prmlnet.bayes.predictive.Predictive`.
 
     Attributes
     ----------
@@ -113,9 +140,13 @@ class LaplacePosterior:
         The data Hessian as used in A (after the ``negative`` policy); None
         for a posterior rebuilt from a model file (only L is stored).
     eigenvalues : ndarray (W,)
-        Eigenvalues of the data Hessian as computed, ascending (before any clipping).
+        Eigenvalues of the data Hessian as computed, ascending (before any
+        clipping); computed on first access unless the ``negative`` policy
+        needed them.
     n_negative : int
-        How many of them were negative beyond rounding.
+        How many of them lie below :math:`-W\varepsilon\max(1, \|\mathbf{H}\|_F)`
+        (negative beyond rounding): counted from the eigenvalues where they are at
+        hand, else from the inertia of an :math:`\mathbf{LDL}^\mathrm{T}` factorization.
     chol : ndarray (W, W)
         Lower Cholesky factor L of A.
     hessian, negative : str
@@ -125,18 +156,53 @@ class LaplacePosterior:
         ``negative="clip"``; with ``"auto"`` only when A was not positive definite).
     """
 
-    net: object
-    w: np.ndarray
-    prior: GaussianPrior
-    beta: float
-    H: np.ndarray
-    eigenvalues: np.ndarray
-    n_negative: int
-    chol: np.ndarray
-    hessian: str = "exact"
-    negative: str = "auto"
-    clipped: bool = False
-    _cache: dict = field(default_factory=dict, repr=False)
+    _FIELDS = ("w", "prior", "beta", "H", "chol", "hessian", "negative", "clipped")
+
+    def __init__(self, net, w, prior, beta, H, chol, *, eigenvalues=None, n_negative=None,
+                 hessian="exact", negative="auto", clipped=False):
+        if eigenvalues is None and H is None:
+            raise ValueError("a Laplace posterior needs H or the eigenvalues of H")
+        for name, value in (("net", net), ("w", w), ("prior", prior), ("beta", float(beta)),
+                            ("H", H), ("chol", chol), ("hessian", hessian),
+                            ("negative", negative), ("clipped", bool(clipped)),
+                            ("_eigenvalues", eigenvalues),
+                            ("_n_negative", None if n_negative is None else int(n_negative)),
+                            ("_cache", {})):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"LaplacePosterior is read-only; cannot set {name!r}")
+
+    def __repr__(self):
+        return (f"LaplacePosterior({self.net!r}, W={self.n_weights}, prior={self.prior!r}, "
+                f"beta={self.beta:.6g}, hessian={self.hessian!r}, negative={self.negative!r}, "
+                f"clipped={self.clipped})")
+
+    def _fields(self) -> dict:
+        """The constructor's arguments but ``net``, without computing what is computed
+        on demand (for pickling)."""
+        out = {k: getattr(self, k) for k in self._FIELDS}
+        out.update(eigenvalues=self._eigenvalues, n_negative=self._n_negative)
+        return out
+
+    @property
+    def eigenvalues(self) -> np.ndarray:
+        if self._eigenvalues is not None:              # needed by the build, or given
+            return self._eigenvalues
+        if "eigenvalues" not in self._cache:
+            lam = linalg.eigvalsh(self.H, check_finite=False)
+            lam.setflags(write=False)
+            self._cache["eigenvalues"] = lam
+        return self._cache["eigenvalues"]
+
+    @property
+    def n_negative(self) -> int:
+        if self._n_negative is None:
+            lam = self._eigenvalues
+            n = (_count_negative(self.H) if lam is None else
+                 int(np.sum(lam < -_threshold(np.linalg.norm(lam), lam.size))))
+            object.__setattr__(self, "_n_negative", n)
+        return self._n_negative
 
     @property
     def alpha(self) -> np.ndarray:
@@ -166,26 +232,32 @@ class LaplacePosterior:
         return self.solve(np.eye(self.n_weights))
 
     def _inv_chol(self):
+        r""":math:`\mathbf{L}^{-1}`, computed once (LAPACK ``trtri``) and kept."""
         if "Linv" not in self._cache:
-            self._cache["Linv"] = linalg.solve_triangular(
-                self.chol, np.eye(self.n_weights), lower=True, check_finite=False)
+            Linv, info = lapack.dtrtri(self.chol, lower=1)
+            if info:
+                raise ValueError(f"the Cholesky factor is singular (trtri info {info})")
+            self._cache["Linv"] = Linv            # lower triangular: chol's upper part is 0
         return self._cache["Linv"]
 
     def diagonal(self):
         r"""The posterior variances :math:`(\mathbf{A}^{-1})_{ii}`, shape (W,).
 
         :math:`\mathbf{A}^{-1} = \mathbf{L}^{-\mathrm{T}}\mathbf{L}^{-1}`, so the
-        diagonal holds the squared column norms of :math:`\mathbf{L}^{-1}`.
+        diagonal holds the squared column norms of :math:`\mathbf{L}^{-1}` (computed
+        once and kept: γ and the evidence loop's re-estimation use it).
         """
-        Linv = self._inv_chol()
-        return np.einsum("ij,ij->j", Linv, Linv)
+        if "diag" not in self._cache:
+            Linv = self._inv_chol()
+            self._cache["diag"] = np.einsum("ij,ij->j", Linv, Linv)
+        return self._cache["diag"].copy()
 
     def quadratic(self, G):
         r""":math:`\mathbf{g}^\mathrm{T}\mathbf{A}^{-1}\mathbf{g}` for each row g of G (..., W)."""
         G = np.asarray(G, dtype=float)
         flat = G.reshape(-1, self.n_weights)
         out = np.empty(flat.shape[0])
-        step = max(1, _BLOCK_FLOATS // self.n_weights)
+        step = max(1, BLOCK_FLOATS // self.n_weights)
         for i in range(0, flat.shape[0], step):
             V = linalg.solve_triangular(self.chol, flat[i:i + step].T, lower=True,
                                         check_finite=False)
@@ -200,140 +272,27 @@ class LaplacePosterior:
         return self.w + linalg.solve_triangular(self.chol.T, Z, lower=False,
                                                 check_finite=False).T
 
-    # -- the predictive distribution --------------------------------------------
-    def _output_blocks(self, X, wrt):
-        """Yield (slice, a or y, per-pattern output gradients (n, K, W)) in bounded blocks."""
-        net = self.net
-        X = net.check_inputs(X)
-        K = net.n_outputs
-        step = max(1, _BLOCK_FLOATS // (K * self.n_weights))
-        for i in range(0, X.shape[0], step):
-            Xi = X[i:i + step]
-            yield slice(i, i + step), Xi, net.output_gradients(self.w, Xi, wrt=wrt)
 
-    def predict(self, X, return_std=False, return_cov=False):
-        r"""The predictive distribution of a regression network (5.172, 5.173).
-
-        Parameters
-        ----------
-        X : ndarray (N, D)
-        return_std : bool
-            Also return the predictive standard deviation of each output.
-        return_cov : bool
-            Also return the full (K, K) predictive covariance of each pattern.
-
-        Returns
-        -------
-        mean : ndarray (N, K)
-            :math:`y(\mathbf{x}, \mathbf{w}_\text{MAP})`.
-        std : ndarray (N, K), if ``return_std``
-        cov : ndarray (N, K, K), if ``return_cov``
-
-        Notes
-        -----
-        The network is linearised about the mode, :math:`\mathbf{g} = \nabla_\mathbf{w}
-        y(\mathbf{x}, \mathbf{w})|_{\mathbf{w}_\text{MAP}}`, giving
-
-        .. math:: p(t \mid \mathbf{x}, D) = \mathcal{N}(t \mid y(\mathbf{x}, \mathbf{w}_\text{MAP}),
-                  \sigma^2(\mathbf{x})), \qquad
-                  \sigma^2(\mathbf{x}) = \beta^{-1} + \mathbf{g}^\mathrm{T}\mathbf{A}^{-1}\mathbf{g}
-                  \quad (5.172, 5.173)
-
-        and for K outputs the covariance :math:`\beta^{-1}\mathbf{I} + \mathbf{G}\mathbf{A}^{-1}\mathbf{G}^\mathrm{T}`.
-        """
-        if self.net.output.name != "linear":
-            raise ValueError(f"predict gives the Gaussian predictive of a linear-output "
-                             f"network; this one has {self.net.output.name!r} outputs — use "
-                             "predict_proba")
-        mean = self.net.predict(self.w, X)
-        if not (return_std or return_cov):
-            return mean
-        N, K = mean.shape
-        std = np.empty((N, K))
-        cov = np.empty((N, K, K)) if return_cov else None
-        for s, _, G in self._output_blocks(X, "y"):
-            if return_cov:
-                n = G.shape[0]
-                V = linalg.solve_triangular(self.chol, G.reshape(n * K, -1).T, lower=True,
-                                            check_finite=False).reshape(-1, n, K)
-                c = np.einsum("wnk,wnl->nkl", V, V)
-                c[:, np.arange(K), np.arange(K)] += 1.0 / self.beta
-                cov[s] = c
-                std[s] = np.sqrt(np.diagonal(c, axis1=1, axis2=2))
-            else:
-                std[s] = np.sqrt(1.0 / self.beta + self.quadratic(G))      # (5.173)
-        out = (mean, std) if return_std else (mean,)
-        return out + (cov,) if return_cov else out
-
-    def activation_variance(self, X):
-        r""":math:`\sigma_a^2 = \mathbf{b}^\mathrm{T}\mathbf{A}^{-1}\mathbf{b}` of each output
-        pre-activation, with :math:`\mathbf{b} = \nabla_\mathbf{w} a(\mathbf{x}, \mathbf{w})`
-        at the mode (§5.7.3); returns ``(a_MAP, s2)``, each (N, K)."""
-        net = self.net
-        X = net.check_inputs(X)
-        a = net.forward(self.w, X).a[-1]
-        s2 = np.empty_like(a)
-        for s, _, B in self._output_blocks(X, "a"):
-            s2[s] = self.quadratic(B)
-        return a, s2
-
-    def predict_proba(self, X, moderated=True):
-        r"""Approximate predictive class probabilities of a classifier (§5.7.3).
-
-        Parameters
-        ----------
-        X : ndarray (N, D)
-        moderated : bool
-            ``False`` gives the MAP network's own outputs :math:`y(\mathbf{x}, \mathbf{w}_\text{MAP})`.
-
-        Returns
-        -------
-        ndarray (N, K)
-
-        Notes
-        -----
-        Logistic outputs: the activation is linearised about the mode, so
-        :math:`p(a \mid \mathbf{x}, D) = \mathcal{N}(a_\text{MAP}, \sigma_a^2)`, and the
-        probit approximation gives
-
-        .. math:: p(t = 1 \mid \mathbf{x}, D) \simeq \sigma\big(\kappa(\sigma_a^2)\, a_\text{MAP}\big),
-                  \qquad \kappa(\sigma^2) = (1 + \pi\sigma^2/8)^{-1/2}
-
-        Softmax outputs: each activation is moderated the same way,
-        :math:`\operatorname{softmax}_k(\kappa(\sigma_{a_k}^2)\, a_k)`. This is a
-        **heuristic** — it ignores the covariances between the activations and the
-        softmax average has no closed form — but it moves the probabilities
-        towards uniform where the weights are uncertain, as the exact average does.
-        """
-        name = self.net.output.name
-        if name not in ("logistic", "softmax"):
-            raise ValueError(f"predict_proba needs logistic or softmax outputs; this network "
-                             f"has {name!r} outputs — use predict(X, return_std=True)")
-        if not moderated:
-            return self.net.predict(self.w, X)
-        a, s2 = self.activation_variance(X)
-        m = kappa(s2) * a
-        if name == "logistic":
-            return special.expit(m)
-        return special.softmax(m, axis=1)
-
-
-def laplace(net, w, X, T, prior, beta=1.0, *, hessian="exact", negative="auto", H=None):
+def laplace(net, w, X=None, T=None, prior=None, beta=None, *, hessian="exact", negative="auto",
+            H=None):
     r"""The Laplace approximation to the posterior at a mode ``w`` (§5.7.1, §5.7.3).
 
     Parameters
     ----------
-    net : Network
+    net : Network, Objective or DistributedObjective
+        A network with its data ``X, T``; or an objective
+        :math:`\beta E_D + E_W` holding the data (in memory or on a Dask cluster),
+        its Gaussian prior and β — then give neither ``X, T`` nor ``prior, beta``.
     w : ndarray (W,)
         The mode :math:`\mathbf{w}_\text{MAP}` of :math:`\beta E_D + E_W`
         (train it first, e.g. with :func:`prmlnet.bayes.evidence_loop`).
     X, T : ndarray (N, D), (N, K)
-        The training data.
+        The training data (NumPy arrays, or dask arrays on a cluster).
     prior : GaussianPrior, float or dict
         The prior over the weights (:mod:`prmlnet.priors`); a float α for every
         weight and bias, or ``{group: α}`` over ``net.weight_groups()`` (groups
         not named unpenalised), is shorthand (:func:`prmlnet.priors.as_prior`).
-    beta : float
+    beta : float, default 1
         Noise precision of a regression network; 1 for classification (5.7.3 has no β).
     hessian : {"exact", "outer_product"}
         How to compute the data Hessian H.
@@ -356,38 +315,66 @@ def laplace(net, w, X, T, prior, beta=1.0, *, hessian="exact", negative="auto", 
         raise ValueError(f"negative must be one of {NEGATIVE}; got {negative!r}")
     if hessian not in HESSIANS:
         raise ValueError(f"hessian must be one of {HESSIANS}; got {hessian!r}")
-    beta = float(beta)
+    if _data.is_objective(net):
+        if prior is not None or beta is not None:
+            raise ValueError("an objective carries its prior and beta; give laplace(objective, "
+                             "w) without prior and beta (or a network with X and T)")
+        prior, beta = net.prior, net.beta
+    beta = 1.0 if beta is None else float(beta)
     if not (np.isfinite(beta) and beta > 0):
         raise ValueError(f"beta must be a finite positive noise precision; got {beta}")
-    w, X, T = net.check_data(w, X, T)
+    data = _data.data_objective(net, X, T, what="the Laplace approximation")
+    net = data.net
+    w = net.check_weights(w)
     prior = gaussian_of(net, prior)
-    alpha = prior.alpha_vector
     W = net.n_weights
-    # H, its eigenvectors and A at once: refuse before any work what would not fit
+    # H and A (and, when clipping, the eigenvectors): refuse before any work what would not fit
     check_matrix_memory(W, 8, PEAK_COPIES["laplace"], "the Laplace posterior",
                         workspace=WORKSPACE_BYTES)
     if H is None:
-        H = data_hessian(net, w, X, T, hessian)
+        H = _hessian_of(data, w, hessian)
     else:
         H = np.asarray(H, dtype=float)
         if H.shape != (W, W):
             raise ValueError(f"H must be the (W, W) = ({W}, {W}) data Hessian; got {H.shape}")
+    return posterior_from_hessian(net, w, H, prior, beta, hessian=hessian, negative=negative)
+
+
+def posterior_from_hessian(net, w, H, prior, beta, *, hessian="exact", negative="auto"):
+    """The :class:`LaplacePosterior` at ``w`` from the data Hessian H as computed (H is
+    not modified); ``prior`` a :class:`~prmlnet.priors.GaussianPrior`. What
+    :func:`laplace` does once it has H, and what the evidence loop calls directly."""
+    post = try_posterior(net, w, H, prior, beta, hessian=hessian, negative=negative)
+    if post is not None:
+        return post
+    H = 0.5 * (H + H.T)
+    A = beta * H
+    A[np.diag_indices_from(A)] += prior.alpha_vector       # A = βH + diag(α)   (5.166)
+    smallest = float(linalg.eigvalsh(A, subset_by_index=[0, 0])[0])
+    advice = ("train w to a minimum of beta*E_D + E_W (at a minimum A is positive "
+              "semi-definite), or use negative='auto'" if negative == "keep" else
+              "give every weight group a positive alpha, or use hessian='outer_product'")
+    raise ValueError(
+        f"A = beta*H + diag(alpha) is not positive definite (smallest eigenvalue "
+        f"{smallest:.3g}; H has {_count_negative(H)} negative eigenvalues): {advice}")
+
+
+def try_posterior(net, w, H, prior, beta, *, hessian="exact", negative="auto"):
+    """:func:`posterior_from_hessian`, or None where A is not positive definite under
+    the ``negative`` policy (no error message built: the evidence loop retrains)."""
     if not np.all(np.isfinite(H)):
         raise ValueError("the data Hessian holds NaN or infinite values; check the weights "
                          "and the data (a diverged training run?)")
-    H = H + H.T                                           # exact symmetry before eigh
+    alpha = prior.alpha_vector
+    H = H + H.T                                           # exact symmetry
     H *= 0.5
-    U = None
+    lam = None
+    clipped = False
     if negative == "clip":
         lam, U = linalg.eigh(H, driver="evd", check_finite=False)   # divide and conquer
-    else:
-        lam = linalg.eigvalsh(H, check_finite=False)
-    tiny = W * np.finfo(float).eps * max(1.0, float(np.max(np.abs(lam))))
-    n_negative = int(np.sum(lam < -tiny))
-    clipped = False
-    L = None if negative == "clip" and lam[0] < 0 else _cholesky(H, beta, alpha)
+    L = None if lam is not None and lam[0] < 0 else _cholesky(H, beta, alpha)
     if L is None and negative != "keep":                  # clip: nearest PSD matrix
-        if U is None:
+        if lam is None:
             lam, U = linalg.eigh(H, driver="evd", check_finite=False)
         if lam[0] < 0:
             H = (U * np.maximum(lam, 0.0)) @ U.T
@@ -395,18 +382,14 @@ def laplace(net, w, X, T, prior, beta=1.0, *, hessian="exact", negative="auto", 
             clipped = True
             L = _cholesky(H, beta, alpha)
     if L is None:
-        A = beta * H
-        A[np.diag_indices_from(A)] += alpha                   # A = βH + diag(α)   (5.166)
-        smallest = float(linalg.eigvalsh(A, subset_by_index=[0, 0])[0])
-        advice = ("train w to a minimum of beta*E_D + E_W (at a minimum A is positive "
-                  "semi-definite), or use negative='auto'" if negative == "keep" else
-                  "give every weight group a positive alpha, or use hessian='outer_product'")
-        raise ValueError(
-            f"A = beta*H + diag(alpha) is not positive definite (smallest eigenvalue "
-            f"{smallest:.3g}; H has {n_negative} negative eigenvalues): {advice}") from None
-    return LaplacePosterior(net=net, w=w.astype(float), prior=prior, beta=beta, H=H,
-                            eigenvalues=lam, n_negative=n_negative, chol=L,
-                            hessian=hessian, negative=negative, clipped=clipped)
+        return None
+    n_negative = None
+    if lam is not None:
+        lam.setflags(write=False)
+        n_negative = int(np.sum(lam < -_threshold(np.linalg.norm(lam), lam.size)))
+    return LaplacePosterior(net, np.array(w, dtype=float), prior, beta, H, L, eigenvalues=lam,
+                            n_negative=n_negative, hessian=hessian, negative=negative,
+                            clipped=clipped)
 
 
 def _cholesky(H, beta, alpha):

@@ -31,15 +31,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..bayes import LaplacePosterior, evidence_loop
 from ..bayes.loop import DEFAULT_STARTS
-from ..bayes.laplace import HESSIANS, NEGATIVE, kappa
+from ..bayes.laplace import HESSIANS, NEGATIVE
+from ..bayes.predictive import PREDICTIVES
 from ..priors import GROUPINGS, gaussian_prior
 from ._base import _is_int, _is_number
 from .mlp import MLPClassifier, MLPRegressor
 
-__all__ = ["BayesianMLPRegressor", "BayesianMLPClassifier"]
+__all__ = ["BayesianMLPRegressor", "BayesianMLPClassifier", "PREDICTIVE_SAMPLES"]
 
-_POSTERIOR_FIELDS = ("w", "prior", "beta", "H", "eigenvalues", "n_negative", "chol", "hessian",
-                     "negative", "clipped")
+#: Draws of the activations for ``predictive="mc"`` (the same, seed 0, for every input).
+PREDICTIVE_SAMPLES = 2000
 
 _BAYES_PARAMS_DOC = r"""
     Parameters
@@ -51,13 +52,18 @@ _BAYES_PARAMS_DOC = r"""
         (5.162); one per layer's weights and biases (the consistent priors of
         §5.5.1); or one per input for automatic relevance determination
         (``alpha_["x1"]``, ... — a large α marks an irrelevant input).
-    alpha : float or None, default None
-        Initial α of every group (re-estimated by the evidence loop). None: run
-        the loop from each of ``prmlnet.bayes.DEFAULT_STARTS`` (0.01, 1, 100) and
-        keep the run with the largest log evidence — the re-estimation is a
-        fixed-point iteration with several fixed points (an over-fitted one, the
-        trivial w = 0 and the useful one between), and one start can miss the
-        best; a float runs from that start alone (three times faster).
+    alpha : float, sequence of floats or None, default None
+        Initial α of every group (re-estimated by the evidence loop); a sequence
+        runs the loop from each and keeps the run with the largest log evidence
+        (the re-estimation is a fixed-point iteration with several fixed points: an
+        over-fitted one, the trivial w = 0 and the useful one between, and one
+        start can miss the best). None: for the regressor the three starts of
+        ``prmlnet.bayes.DEFAULT_STARTS`` (0.01, 1, 100) — from a weak prior a
+        regression runs into the over-fitted fixed point (β → ∞) — and for the
+        classifier, which has no β, the one start
+        ``prmlnet.bayes.CLASSIFIER_STARTS`` (0.01), which reached the largest
+        evidence of the three in 20 of 21 splits of four data sets
+        (``benchmarks/bench_evidence_starts.py``) at a third of the cost.
     beta : float or None, default None
         Initial β (regression only); None: the inverse variance of the targets.
     n_outer : int, default 20
@@ -128,10 +134,12 @@ class _BayesMixin:
         self._check_architecture()
         if self.prior not in GROUPINGS:
             raise ValueError(f"prior must be one of {GROUPINGS}; got {self.prior!r}")
-        if self.alpha is not None and not (
-                _is_number(self.alpha) and math.isfinite(self.alpha) and self.alpha > 0):
-            raise ValueError(f"alpha (the initial prior precision) must be None or a number "
-                             f"> 0; got {self.alpha!r}")
+        starts = self._starts()
+        if starts is not None and not (starts and all(
+                _is_number(a) and math.isfinite(a) and a > 0 for a in starts)):
+            raise ValueError(f"alpha (the initial prior precision) must be None, a number "
+                             f"> 0 or a sequence of them (one run from each); got "
+                             f"{self.alpha!r}")
         if self.beta is not None and not (_is_number(self.beta) and math.isfinite(self.beta)
                                           and self.beta > 0):
             raise ValueError(f"beta must be None or a number > 0; got {self.beta!r}")
@@ -152,11 +160,22 @@ class _BayesMixin:
             raise ValueError(f"hessian must be one of {HESSIANS}; got {self.hessian!r}")
         if self.negative not in NEGATIVE:
             raise ValueError(f"negative must be one of {NEGATIVE}; got {self.negative!r}")
+        if getattr(self, "predictive", "probit") not in PREDICTIVES:
+            raise ValueError(f"predictive must be one of {PREDICTIVES}; got {self.predictive!r}")
         if self.weights_init is not None:
             w0 = np.asarray(self.weights_init)
             if w0.ndim != 1 or w0.dtype.kind not in "fiu" or not np.all(np.isfinite(w0)):
                 raise ValueError("weights_init must be None or a 1-D array of finite numbers "
                                  "(the network's flat weight vector)")
+
+    def _starts(self):
+        """The starting α as a list (None: the evidence loop's default)."""
+        a = self.alpha
+        if a is None:
+            return None
+        if isinstance(a, (list, tuple, np.ndarray)):
+            return list(np.ravel(a)) if np.ndim(a) == 1 else [a]
+        return [a]
 
     def _initial_weights(self, T):
         if self.weights_init is None:
@@ -178,25 +197,24 @@ class _BayesMixin:
 
     def _make_objective(self, net, X, T):
         """E = β E_D + E_W at the fitted (or initial) hyperparameters."""
-        from ..objective import Objective
+        from ..bayes._data import data_objective, with_hyperparameters
         prior = getattr(self, "prior_", None)
         if prior is None:
-            a = DEFAULT_STARTS[0] if self.alpha is None else float(self.alpha)
-            prior = gaussian_prior(net, self.prior, a)
-        return Objective(net, X, T, prior=prior, beta=getattr(self, "beta_", 1.0))
+            starts = self._starts()
+            prior = gaussian_prior(net, self.prior, DEFAULT_STARTS[0] if starts is None
+                                   else float(starts[0]))
+        return with_hyperparameters(data_objective(net, X, T), prior, getattr(self, "beta_", 1.0))
 
     def _train_batch(self, w0, X, T, callback):
-        from ..optim import Status
-        from ..optim.result import History, OptimizeResult
-
         def report(row):
             if self.verbose:
                 print(f"alpha {np.round(row['alpha'], 5).tolist()}, beta {row['beta']:.5g}, "
                       f"gamma {sum(row['gamma']):.4g}, ln evidence {row['log_evidence']:.6g}")
 
-        alpha = None if self.alpha is None else float(self.alpha)
-        res = evidence_loop(self.net_, X, T, prior=self.prior, alpha=alpha, beta=self.beta,
-                            w0=w0, n_outer=self.n_outer, n_inner=self.n_inner,
+        starts = self._starts()
+        alpha = None if starts is None else [float(a) for a in starts]
+        res = evidence_loop(self._data_objective(X, T), prior=self.prior, alpha=alpha,
+                            beta=self.beta, w0=w0, n_outer=self.n_outer, n_inner=self.n_inner,
                             tol=self.evidence_tol, method=self.method, max_iter=self.max_iter,
                             gtol=self.tol, hessian=self.hessian, negative=self.negative,
                             callback=report, train_callback=callback)
@@ -204,18 +222,13 @@ class _BayesMixin:
                         res.converged)
         self.posterior_ = res.posterior
         self.evidence_notes_ = list(res.notes)
-        h = {k: v[:res.iteration + 1] for k, v in res.history.items() if k != "groups"}
-        n = len(h["beta"]) - 1
-        fun = h["E_D"]
-        status = {"converged": Status.CONVERGED, "max_outer": Status.MAX_ITER,
-                  "stopped": Status.INTERRUPTED}[res.status]
-        hist = History(fun, np.full(n + 1, np.nan), np.full(n + 1, np.nan),
-                       np.cumsum(h["nit"]).astype(float), np.full(n + 1, np.nan))
-        return OptimizeResult(x=res.w, fun=float(h["E_D"][-1]), jac=None, nit=n,
-                              nfev=int(np.sum(h["nit"])), njev=int(np.sum(h["nit"])), nhev=0,
-                              success=res.converged, status=status,
-                              message=f"evidence loop: {res.status}", history=hist,
-                              method=self.method)
+        return res.result
+
+    def _data_objective(self, X, T):
+        """The objective of the data term (no prior, β = 1): in memory, or over dask
+        arrays on the cluster."""
+        from ..bayes._data import data_objective
+        return data_objective(self.net_, X, T)
 
     def _set_hyper(self, prior, beta, gamma, log_evidence, history, converged):
         self.prior_ = prior
@@ -233,7 +246,7 @@ class _BayesMixin:
             warnings.warn(f"{type(self).__name__}: n_outer={self.n_outer} re-estimations done "
                           "before alpha and beta settled; raise n_outer or evidence_tol",
                           ConvergenceWarning, stacklevel=4)
-        elif result.status == Status.INTERRUPTED:
+        elif result.status in (Status.INTERRUPTED, Status.CALLBACK_STOP):
             warnings.warn(f"{type(self).__name__}: training stopped early; the posterior is "
                           "built at the weights reached", UserWarning, stacklevel=4)
 
@@ -249,7 +262,7 @@ class _BayesMixin:
         post = state.get("posterior_")
         if isinstance(post, LaplacePosterior):
             state = dict(state)
-            state["posterior_"] = {f: getattr(post, f) for f in _POSTERIOR_FIELDS}
+            state["posterior_"] = post._fields()
         return state
 
     def __setstate__(self, state):
@@ -407,8 +420,9 @@ class BayesianMLPClassifier(_BayesMixin, MLPClassifier):
 
     def __init__(self, hidden_layer_sizes=(10,), activation="tanh", prior="single", alpha=None,
                  n_outer=20, n_inner=1, evidence_tol=1e-3, method="auto", max_iter=500,
-                 tol=1e-7, hessian="exact", negative="auto", weights_init=None,
-                 standardize=False, random_state=None, verbose=0):
+                 tol=1e-7, hessian="exact", negative="auto", predictive="probit",
+                 weights_init=None, standardize=False, random_state=None, verbose=0):
+        self.predictive = predictive
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.prior = prior
@@ -430,22 +444,25 @@ class BayesianMLPClassifier(_BayesMixin, MLPClassifier):
     beta = None
 
     def predict_proba(self, X, moderated=True):
-        """Class probabilities (n_samples, n_classes), moderated by the posterior (5.190);
+        """Class probabilities (n_samples, n_classes), averaged over the Laplace posterior
+        of the output activations by the ``predictive`` method (:mod:`prmlnet.bayes.predictive`);
         ``moderated=False`` gives the MAP network's outputs."""
-        Xs, post = self._posterior(X)
-        p = post.predict_proba(Xs, moderated=moderated)
-        if self._label_kind == "binary":
-            return np.hstack([1.0 - p, p])
-        return p
+        if not moderated:
+            Xs, post = self._posterior(X)
+            p = post.predict_proba(Xs, moderated=False)
+            return np.hstack([1.0 - p, p]) if self._label_kind == "binary" else p
+        return np.exp(self.predict_log_proba(X))
 
     def predict_log_proba(self, X, moderated=True):
-        r"""Logarithm of :meth:`predict_proba`, from the (moderated) activations
-        :math:`\kappa(\sigma_a^2)\,a_\text{MAP}` (5.190): finite where p rounds to 0."""
+        r"""Logarithm of :meth:`predict_proba`, computed as logarithms throughout (for
+        ``"probit"`` from the moderated activations, e.g. :math:`\ln\sigma(\kappa(\sigma_a^2)
+        a_\text{MAP})` (5.190)): finite where p rounds to 0."""
         Xs, post = self._posterior(X)
         if not moderated:
             return self._log_proba_from(self.net_.forward(self.w_, Xs).a[-1])
-        a, s2 = post.activation_variance(Xs)
-        return self._log_proba_from(kappa(s2) * a)
+        log_p, log_q = post.predict_log_proba(Xs, method=self.predictive,
+                                              n_samples=PREDICTIVE_SAMPLES, rng=0)
+        return np.hstack([log_q, log_p]) if self._label_kind == "binary" else log_p
 
     def _extra_state(self):
         arrays, meta = self._bayes_state()
