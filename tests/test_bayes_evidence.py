@@ -11,7 +11,7 @@ from prmlnet import bayes
 from prmlnet.objective import Objective
 from prmlnet.optim import Status
 from prmlnet.priors import gaussian_prior
-from prmlnet.testing import central_differences
+from prmlnet.testing import central_differences, relative_error
 
 
 def chapter3_fixed_point(Phi, t, alpha=1.0, beta=1.0, n=2000):
@@ -296,3 +296,48 @@ def test_replaced_names_say_what_replaces_them():
         bayes.prior_groups
     with pytest.raises(AttributeError, match="alpha_vector"):
         bayes.group_alpha_vector
+
+
+def test_the_loop_reports_like_minimize(rng):
+    """The run as prmlnet.optim.minimize reports one: an outer iteration per iteration,
+    E = βE_D + E_W and its gradient at the returned weights, a Status."""
+    from prmlnet.optim import OptimizeResult
+    X, T = sine_ard(rng, N=30)
+    net = prmlnet.Network((2, 3, 1))
+    res = bayes.evidence_loop(net, X, T, alpha=0.05, n_outer=30, gtol=1e-9, max_iter=500, rng=0)
+    r = res.result
+    assert isinstance(r, OptimizeResult) and res.status is r.status is Status.CONVERGED
+    assert r.success and res.converged and "converged" in r.message
+    assert r.nit == res.iteration and np.array_equal(r.x, res.w)
+    obj = Objective(net, X, T, prior=res.prior, beta=res.beta)
+    E, g = obj(res.w)
+    assert r.fun == pytest.approx(E, rel=1e-12) and relative_error(r.jac, g) < 1e-10
+    h = r.history
+    assert len(h.fun) == len(h.nfev) == res.iteration + 1 and h.step[0] == 0.0
+    beta_E = res.history["beta"] * res.history["E_D"] + res.history["E_W"]
+    assert relative_error(h.fun, beta_E[:res.iteration + 1]) < 1e-12
+    assert np.all(np.diff(h.nfev) > 0) and r.nfev >= h.nfev[-1] and r.njev == r.nfev
+    short = bayes.evidence_loop(net, X, T, alpha=0.05, n_outer=1, tol=1e-12, rng=0)
+    assert short.status is Status.MAX_ITER and not short.result.success
+    stop = bayes.evidence_loop(net, X, T, alpha=0.05, n_outer=5, rng=0,
+                               train_callback=lambda info: info.nit >= 3)
+    assert stop.status is Status.CALLBACK_STOP and len(stop.history["beta"]) == 1
+    assert stop.history["nit"][0] == 3 and stop.starts[0]["status"] is Status.CALLBACK_STOP
+
+
+def test_the_estimator_keeps_the_loops_result(rng):
+    X, T = sine_ard(rng, N=30)
+    reg = prmlnet.BayesianMLPRegressor(hidden_layer_sizes=(3,), alpha=0.05, n_outer=30,
+                                       random_state=0).fit(X, T[:, 0])
+    net = prmlnet.Network((2, 3, 1))
+    res = bayes.evidence_loop(net, X, T, alpha=0.05, n_outer=30,
+                              w0=net.init_weights(np.random.default_rng(0)))
+    assert reg.result_.status is res.status is Status.CONVERGED
+    assert reg.training_["status"] == "CONVERGED" and reg.result_.message == res.result.message
+    assert reg.result_.nfev == res.result.nfev and reg.n_iter_ == max(res.iteration, 1)
+    assert reg.loss_curve_ == list(res.result.history.fun[1:])
+    with pytest.warns(UserWarning, match="stopped early"):
+        stopped = prmlnet.BayesianMLPRegressor(hidden_layer_sizes=(3,), alpha=0.05,
+                                               random_state=0).fit(
+            X, T[:, 0], callback=lambda info: info.nit >= 2)
+    assert stopped.result_.status is Status.CALLBACK_STOP

@@ -375,3 +375,41 @@ def test_outer_product_posterior_is_positive_definite_and_matches_its_formula(ou
         H += B.T @ C @ B
     assert relative_error(post.H, H) < 1e-8
     assert post.n_negative == 0
+
+
+# -- one factorization: the eigenvalues on demand, the negative count from the inertia ----
+def symmetric_with_spectrum(rng, lam):
+    Q, _ = np.linalg.qr(rng.standard_normal((lam.size, lam.size)))
+    H = (Q * lam) @ Q.T
+    return 0.5 * (H + H.T)
+
+
+def test_negative_count_from_the_inertia_equals_the_eigenvalue_count(rng):
+    from prmlnet.bayes.laplace import _count_negative
+    for n_neg, n_zero in [(0, 0), (1, 3), (7, 0), (12, 5), (30, 0)]:
+        W = 40
+        lam = np.concatenate([-rng.uniform(0.01, 5, n_neg), np.zeros(n_zero),
+                              rng.uniform(0.01, 5, W - n_neg - n_zero)])
+        H = symmetric_with_spectrum(rng, lam)
+        assert _count_negative(H) == n_neg                    # rounding-level zeros not counted
+    # an indefinite matrix whose factorization needs 2×2 pivots (zero diagonal)
+    H = np.kron(np.eye(5), np.array([[0.0, 1.0], [1.0, 0.0]]))
+    assert _count_negative(H) == 5 == np.sum(np.linalg.eigvalsh(H) < 0)
+
+
+def test_eigenvalues_are_computed_only_when_asked(rng):
+    net, X, T = tanh_regression(rng)
+    w = net.init_weights(rng)
+    post = bayes.laplace(net, w, X, T, 20.0, 1.0)         # A positive definite: no clipping
+    assert not post.clipped
+    assert post._eigenvalues is None and "eigenvalues" not in post._cache
+    n = post.n_negative                                        # from the inertia
+    lam = post.eigenvalues                                     # computed now, and kept
+    assert relative_error(lam, np.linalg.eigvalsh(post.H)) < 1e-10
+    assert n == int(np.sum(lam < -1e-9 * np.abs(lam).max())) > 0
+    assert post.eigenvalues is lam
+    clipped = bayes.laplace(net, w, X, T, 20.0, 1.0, negative="clip")
+    assert clipped._eigenvalues is not None                    # the clip policy needed them
+    assert clipped.n_negative == n
+    with pytest.raises(AttributeError, match="read-only"):
+        post.beta = 2.0

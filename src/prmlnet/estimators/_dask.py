@@ -12,8 +12,9 @@ the one a NumPy fit gives (the same sums, added in another order).
 Online methods are refused: their updates follow one another mini-batch by
 mini-batch, a loop a cluster cannot share. So are the estimators whose
 training needs more than the objective (the mixture density network starts from
-the targets themselves; the Bayesian networks run the evidence loop on arrays
-in memory).
+the targets themselves). The Bayesian networks run the evidence loop on a
+:class:`~prmlnet.distributed.DistributedObjective` (``_fits_dask``): every sum it
+needs is the objective's.
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ def is_dask(*arrays) -> bool:
 
 
 def _supported(est):
-    """MLPRegressor and MLPClassifier (and subclasses that train as they do)."""
+    """MLPRegressor and MLPClassifier (and subclasses that train as they do, or that say
+    they train on any objective: ``_fits_dask``)."""
     from ._base import BaseMLP
     from .mlp import MLPClassifier, MLPRegressor
+    if getattr(type(est), "_fits_dask", False):
+        return True
     return isinstance(est, (MLPRegressor, MLPClassifier)) and all(
         getattr(type(est), name) is getattr(BaseMLP, name)
         for name in ("_make_objective", "_train_batch", "_initial_weights", "_after_fit"))

@@ -128,6 +128,9 @@ _BAYES_PARAMS_DOC = r"""
 class _BayesMixin:
     """What the Bayesian regressor and classifier share (on top of BaseMLP)."""
 
+    #: fit takes dask arrays: the evidence loop takes every sum from the objective
+    _fits_dask = True
+
     def _check_params(self):
         from ._base import batch_methods
 
