@@ -108,11 +108,44 @@ def test_bad_sample_weight_is_refused(s, message, rng):
         Objective(net, X, T, sample_weight=s)
 
 
-def test_weights_do_not_go_with_per_pattern_terms(rng):
-    from prmlnet.invariance import Tikhonov
+@pytest.mark.parametrize("term", ["tangent", "tikhonov-forward", "tikhonov-reverse"])
+def test_per_pattern_terms_weigh_their_patterns_like_repeated_rows(term, rng):
+    from prmlnet.invariance import TangentPropagation, Tikhonov
+    net = prmlnet.Network((3, 5, 2 if term == "tikhonov-forward" else 4), output="softmax")
+    N = len(S)
+    X, T = rng.standard_normal((N, 3)), make_targets("softmax", N, net.n_outputs, rng)
+    tau = rng.standard_normal((N, 2, 3))
+    rep = np.repeat(np.arange(N), S)
+
+    def make(rows):
+        if term == "tangent":
+            return TangentPropagation(net, tau[rows], lam=0.7)
+        return Tikhonov(net, 0.7, mode=term.split("-")[1])
+    w = net.init_weights(rng)
+    A = Objective(net, X, T, alpha=0.1, terms=[make(slice(None))], sample_weight=S, chunk_size=4)
+    B = Objective(net, X[rep], T[rep], alpha=0.1, terms=[make(rep)], chunk_size=5)
+    (Ea, ga), (Eb, gb) = A(w), B(w)
+    assert Ea == pytest.approx(Eb, rel=1e-12) and np.allclose(ga, gb, rtol=1e-11, atol=1e-12)
+    rows = np.array([1, 2, 7])
+    Em, gm = A.minibatch(w, X[rows], T[rows], rows=rows)
+    rr = np.repeat(rows, S[rows])
+    Bm = Objective(net, X[rr], T[rr], alpha=0.1 * len(rr) / len(rep),
+                   terms=[make(rr)])
+    assert Em == pytest.approx(Bm(w)[0], rel=1e-12)
+    assert np.allclose(gm, Bm(w)[1], rtol=1e-11, atol=1e-12)
+    v = rng.standard_normal(net.n_weights)
+    assert np.allclose(A.hvp(w, v), B.hvp(w, v), rtol=1e-6, atol=1e-8)
+
+
+def test_a_term_that_cannot_weigh_its_patterns_is_refused(rng):
+    from prmlnet.priors import Term
+
+    class Counting(Term):
+        per_pattern = True
+
     net, X, T, _ = problem("linear", rng)
-    with pytest.raises(ValueError, match="per-pattern terms"):
-        Objective(net, X, T, sample_weight=S, terms=[Tikhonov(net, 0.1)])
+    with pytest.raises(ValueError, match="Counting, a per-pattern term that cannot weigh"):
+        Objective(net, X, T, sample_weight=S, terms=[Counting()])
 
 
 def test_a_weighted_network_is_not_saved():

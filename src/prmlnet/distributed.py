@@ -125,6 +125,7 @@ class _Rows(Term):
 
     def __init__(self, term, start):
         self.term, self.start = term, int(start)
+        self.takes_weights = term.takes_weights
 
     def _batch(self, batch):
         r, s = batch.rows, self.start
@@ -322,9 +323,6 @@ class DistributedObjective:
             t for t in s.terms if not t.per_pattern)
         part = _Partition(net, s.beta, tuple(t for t in s.terms if t.per_pattern), s.chunk_size,
                           S is not None)
-        if S is not None and part.terms:
-            raise ValueError("sample_weight does not go with per-pattern terms (tangent "
-                             "propagation, Tikhonov) yet; repeat the rows instead")
         self._part = dask.delayed(part, traverse=False)
         starts = np.cumsum((0,) + X.chunks[0][:-1])
         place = dask.array.from_array(         # (partition number, first row) of each partition

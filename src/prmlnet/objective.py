@@ -102,8 +102,9 @@ class Objective:
         error, the gradient, :meth:`data_error`, :meth:`minibatch` (which then
         needs ``rows=``), :meth:`hvp`, :meth:`hessian`, :meth:`outer_product`,
         :meth:`diagonal`, :meth:`outer_product_diagonal` — is weighted the
-        same way. Integer weights give what repeating each row :math:`s_n`
-        times gives. Not with per-pattern terms.
+        same way, and so are the per-pattern terms (those that take weights:
+        tangent propagation, Tikhonov). Integer weights give what repeating each
+        row :math:`s_n` times gives.
 
     Attributes
     ----------
@@ -160,9 +161,10 @@ class Objective:
         if (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer))
                 or chunk_size < 1):
             raise ValueError(f"chunk_size must be a positive integer; got {chunk_size!r}")
-        if s is not None and any(t.per_pattern for t in terms):
-            raise ValueError("sample_weight does not go with per-pattern terms (tangent "
-                             "propagation, Tikhonov) yet; repeat the rows instead")
+        unweighted = [t for t in terms if t.per_pattern and not t.takes_weights]
+        if s is not None and unweighted:
+            raise ValueError(f"sample_weight does not go with {type(unweighted[0]).__name__}, "
+                             "a per-pattern term that cannot weigh its patterns")
         self.net = net
         self.X = X
         self.T = T
@@ -231,6 +233,7 @@ class Objective:
         (X, T) are the objective's data themselves).
         """
         net, beta = self._net, self.beta
+        weighted = self.sample_weight is not None
         if len(chunks) == 1 and not self._pattern_terms:
             E, g = net._error_and_gradient(w, X, T, None, self._ws)
             if beta != 1.0:
@@ -243,7 +246,7 @@ class Objective:
         for s in chunks:
             batch = None
             if fused is not None:          # the data term and this term share their passes
-                batch = Batch(X[s], T[s], s if rows is None else rows[s])
+                batch = self._batch(X, T, s, rows, weighted)
                 Ec, gc = fused.value_and_gradient_with_data(w, batch, beta)
                 E += Ec
                 g += gc
@@ -253,12 +256,21 @@ class Objective:
                 g += beta * gc if beta != 1.0 else gc
             if others:
                 if batch is None:
-                    batch = Batch(X[s], T[s], s if rows is None else rows[s])
+                    batch = self._batch(X, T, s, rows, weighted)
                 for term in others:
                     Et, gt = term.value_and_gradient(w, batch)
                     E += Et
                     g += gt
         return E, g
+
+    @staticmethod
+    def _batch(X, T, s, rows, weighted):
+        """The :class:`Batch` of chunk ``s`` of (X, T); T holds the weights' column
+        when ``weighted``."""
+        r = s if rows is None else rows[s]
+        if weighted:
+            return Batch(X[s], T[s, :-1], r, T[s, -1])
+        return Batch(X[s], T[s], r)
 
     def __call__(self, w):
         """``(E(w), ∇E(w))``: one forward and one backward pass per chunk."""
@@ -356,11 +368,11 @@ class Objective:
             total = part if total is None else total + part
         return self.beta * total
 
-    def _term_curvature(self, w, method, *extra):  # (no per-pattern terms with weights)
+    def _term_curvature(self, w, method, *extra):
         """``method`` (``"hvp"`` or ``"hessian"``) of every term, per-pattern ones by chunks."""
         parts = [getattr(t, method)(w, *extra) for t in self._weight_terms]
         for s in self._chunks:
-            batch = Batch(self.X[s], self.T[s], s)
+            batch = self._batch(self.X, self._T, s, None, self.sample_weight is not None)
             parts += [getattr(t, method)(w, *extra, batch) for t in self._pattern_terms]
         return parts
 
