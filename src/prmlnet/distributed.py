@@ -114,6 +114,7 @@ class _Partition(NamedTuple):
     beta: float
     terms: tuple          # the per-pattern terms
     chunk_size: int
+    weighted: bool        # whether a column of sample weights follows T
 
 
 class _Rows(Term):
@@ -124,6 +125,7 @@ class _Rows(Term):
 
     def __init__(self, term, start):
         self.term, self.start = term, int(start)
+        self.takes_weights = term.takes_weights
 
     def _batch(self, batch):
         r, s = batch.rows, self.start
@@ -145,20 +147,32 @@ def _where(place, n):
     return f"partition {p} (rows {start} to {start + n - 1})"
 
 
-def _local(part, place, X, T):
+def _local(part, place, X, T, s=None):
     """The local Objective of one partition (data term and per-pattern terms only)."""
     start = int(place[0, 1])
     try:
         return Objective(part.net, X, T, beta=part.beta, chunk_size=part.chunk_size,
-                         terms=[_Rows(t, start) for t in part.terms])
+                         terms=[_Rows(t, start) for t in part.terms],
+                         sample_weight=None if s is None else s[:, 0])
     except ValueError as e:
         raise ValueError(f"{_where(place, X.shape[0])}: {e}") from None
 
 
-def _partial(place, X, T, w, *args):
-    """One partition's partial sum of ``what``, with a leading axis of length 1."""
-    *extra, part, what = args
-    obj = _local(part, place, X, T)
+def _partial(place, X, T, *args):
+    """One partition's partial sum of ``what``, with a leading axis of length 1; with
+    weights, their column comes after T."""
+    *rest, part, what = args
+    s = None
+    if part.weighted:
+        s, *rest = rest
+    w, *extra = rest
+    zero = s is not None and not np.any(s)        # a partition whose weights are all 0
+    obj = _local(part, place, X, T, np.ones_like(s) if zero else s)
+    out = _what(obj, what, w, extra)
+    return (out * 0.0 if zero else out)[None]
+
+
+def _what(obj, what, w, extra):
     if what == "value_and_gradient":
         E, g = obj(w)
         out = np.concatenate([[E], g])
@@ -166,10 +180,10 @@ def _partial(place, X, T, w, *args):
         out = np.array([obj.data_error(w)])
     else:                                   # hvp, hessian, outer_product, diagonal
         out = getattr(obj, what)(w, *extra)
-    return out[None]
+    return out
 
 
-def _check(place, X, T, net):
+def _check(place, X, T, net, s=None):
     """Raise a ValueError naming the partition if its data are not what the network takes."""
     where = _where(place, X.shape[0])
     start = int(place[0, 1])
@@ -182,6 +196,10 @@ def _check(place, X, T, net):
         net.check_targets(T, net.check_inputs(X).shape[0])
     except ValueError as e:
         raise ValueError(f"{where}, rows counted from its first: {e}") from None
+    if s is not None and not np.all(np.isfinite(s) & (s >= 0)):
+        rows = (np.flatnonzero(~(np.isfinite(s) & (s >= 0)))[:5] + start).tolist()
+        raise ValueError(f"sample_weight must be finite and >= 0; not so in {where}: "
+                         f"rows {rows}")
     return np.zeros((1, 1))
 
 
@@ -203,6 +221,9 @@ class DistributedObjective:
     prior, alpha, beta, terms, chunk_size
         As for :class:`~prmlnet.objective.Objective`, and checked the same way;
         ``chunk_size`` is the chunk of patterns within a partition.
+    sample_weight : dask array of shape (N,), optional
+        The weights :math:`s_n \ge 0` of the patterns, partitioned like X
+        (as for :class:`~prmlnet.objective.Objective`: every sum weighted).
     client : dask.distributed.Client, optional
         Default: the current client if there is one, else Dask's local
         schedulers (the out-of-core path, :func:`from_npy`).
@@ -217,6 +238,9 @@ class DistributedObjective:
     ----------
     net, X, T, beta, prior, terms, chunk_size, n_patterns, alpha_vector
         As for :class:`~prmlnet.objective.Objective` (X and T are dask arrays).
+    sample_weight : dask array of shape (N, 1) or None
+    total_weight : float
+        :math:`\sum_n s_n` (N without weights).
     client : Client or None
     n_partitions : int
 
@@ -247,7 +271,8 @@ class DistributedObjective:
     """
 
     def __init__(self, net, X, T, prior=None, *, alpha=None, beta=1.0, terms=(),
-                 chunk_size=None, client=None, persist=None, split_every=None):
+                 chunk_size=None, client=None, persist=None, split_every=None,
+                 sample_weight=None):
         dask = _dask()
         # The prior, terms, beta and chunk_size are checked and normalised exactly as
         # Objective does, by an Objective over one stand-in pattern; it also answers the
@@ -262,6 +287,16 @@ class DistributedObjective:
             raise ValueError(f"T has {T.shape[1]} columns; this network has {net.n_targets} "
                              "targets")
         _check_partitioning(X, T)
+        S = None
+        if sample_weight is not None:
+            S = sample_weight
+            if getattr(S, "ndim", 0) == 1:
+                S = S[:, None]
+            S = _as_dask_array(S, "sample_weight")
+            if S.shape[1] != 1:
+                raise ValueError(f"sample_weight has shape {S.shape}; it must be (N,), one "
+                                 "weight per pattern")
+            _check_partitioning(X, S)
         if X.shape[0] == 0:
             raise ValueError("X is empty (0 patterns)")
         if split_every is not None and not (isinstance(split_every, (int, np.integer))
@@ -271,18 +306,23 @@ class DistributedObjective:
         if persist is None:
             persist = self.client is not None
         X, T = X.astype(net.dtype), T.astype(net.dtype)
+        if S is not None:
+            S = S.astype(np.float64)
         if persist:
-            X, T = (self.client.persist([X, T]) if self.client is not None
-                    else dask.persist(X, T))
+            data = [X, T] + ([] if S is None else [S])
+            data = (self.client.persist(data) if self.client is not None
+                    else dask.persist(*data))
+            X, T, S = data[0], data[1], (data[2] if S is not None else None)
         s = self._settings
-        self.net, self.X, self.T = net, X, T
+        self.net, self.X, self.T, self.sample_weight = net, X, T, S
         self.prior, self.terms, self.beta, self.chunk_size = s.prior, s.terms, s.beta, s.chunk_size
         self.n_patterns = int(X.shape[0])
         self.n_partitions = len(X.chunks[0])
         self.split_every = split_every
         self._weight_terms = ((s.prior,) if s.prior is not None else ()) + tuple(
             t for t in s.terms if not t.per_pattern)
-        part = _Partition(net, s.beta, tuple(t for t in s.terms if t.per_pattern), s.chunk_size)
+        part = _Partition(net, s.beta, tuple(t for t in s.terms if t.per_pattern), s.chunk_size,
+                          S is not None)
         self._part = dask.delayed(part, traverse=False)
         starts = np.cumsum((0,) + X.chunks[0][:-1])
         place = dask.array.from_array(         # (partition number, first row) of each partition
@@ -290,6 +330,10 @@ class DistributedObjective:
         self._place = (self.client.persist(place) if self.client is not None
                        else dask.persist(place)[0])
         self._check_partitions()
+        self.total_weight = float(self.n_patterns) if S is None else float(
+            self._compute(S.sum()))
+        if not self.total_weight > 0:
+            raise ValueError("sample_weight is 0 for every pattern: nothing to fit")
 
     def __repr__(self):
         where = ("local schedulers" if self.client is None
@@ -324,7 +368,10 @@ class DistributedObjective:
         """Σ over partitions of ``what`` (an array of ``shape``), by Dask's tree sum."""
         da = _dask().array
         futures = []
-        args = [self._place, "iz", self.X, "ij", self.T, "ik", *self._broadcast(w, "a", futures)]
+        args = [self._place, "iz", self.X, "ij", self.T, "ik"]
+        if self.sample_weight is not None:
+            args += [self.sample_weight, "il"]
+        args += self._broadcast(w, "a", futures)
         if extra is not None:
             args += self._broadcast(extra, "uv", futures)
         out = "i" + "pqr"[:len(shape)]
@@ -339,12 +386,15 @@ class DistributedObjective:
                 f.release()
 
     def _check_partitions(self):
-        key = (self.X.name, self.T.name, self.net)
+        S = self.sample_weight
+        key = (self.X.name, self.T.name, self.net, None if S is None else S.name)
         if key in _CHECKED:
             return
         da = _dask().array
+        weights = () if S is None else (S, "il")
         parts = da.blockwise(_check, "iy", self._place, "iz", self.X, "ij", self.T, "ik",
-                             self.net, None, new_axes={"y": 1}, adjust_chunks={"i": 1},
+                             self.net, None, *weights, new_axes={"y": 1},
+                             adjust_chunks={"i": 1},
                              align_arrays=False, concatenate=True, dtype=float,
                              meta=np.empty((0, 0)))
         self._compute(parts.sum(axis=0, split_every=self.split_every))

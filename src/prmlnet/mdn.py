@@ -290,6 +290,10 @@ class MixtureDensity(OutputModel):
         every component's density underflows for some pattern)."""
         return -float(np.sum(self._terms(a, T).lse))
 
+    def pattern_errors(self, a, y, T):
+        r"""Per-pattern errors :math:`E_n = -\ln p(\mathbf{t}_n|\mathbf{x}_n)`, shape (N,)."""
+        return -self._terms(a, T).lse
+
     def log_likelihood(self, a, T):
         """Per-pattern ln p(t_n | x_n), shape (N,)."""
         return self._terms(a, T).lse

@@ -14,7 +14,10 @@ available for the evidence framework (§5.7.2).
 
 Sums over patterns are computed in chunks of at most ``chunk_size`` patterns,
 so memory does not grow with N, and the chunks' partial sums are added — the
-same reduction a distributed objective would do. Terms that are sums over
+same reduction a distributed objective would do. With ``sample_weight`` every
+sum over patterns is weighted, :math:`E_D = \sum_n s_n E_n` (the per-pattern
+deltas and curvatures scaled by :math:`s_n`, :class:`~prmlnet.outputs.Weighted`),
+so the gradient, H·v and every Hessian are the weighted sums too. Terms that are sums over
 patterns themselves (``Term.per_pattern``) are evaluated chunk by chunk beside
 the data term; one of them may share the data term's forward and backward pass
 (an optional method ``value_and_gradient_with_data(w, batch, beta)`` returning
@@ -28,10 +31,32 @@ from numbers import Real
 
 import numpy as np
 
+from .outputs import Weighted
 from .priors import Batch, GaussianPrior, Term, as_prior
 from .workspace import Workspace
 
-__all__ = ["Objective", "default_chunk_size"]
+__all__ = ["Objective", "default_chunk_size", "check_sample_weight"]
+
+
+def check_sample_weight(sample_weight, N):
+    """``sample_weight`` as a float64 array (N,) of finite weights >= 0, not all 0,
+    or a one-line ValueError."""
+    s = np.asarray(sample_weight)
+    if s.dtype.kind not in "fiub":
+        raise ValueError(f"sample_weight must be numeric; got dtype {s.dtype}")
+    s = s.astype(np.float64)
+    if s.ndim == 2 and s.shape[1] == 1:
+        s = s[:, 0]
+    if s.shape != (N,):
+        raise ValueError(f"sample_weight has shape {s.shape}; it must be ({N},), one weight "
+                         "per pattern")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("sample_weight holds NaN or infinite values")
+    if np.any(s < 0):
+        raise ValueError(f"sample_weight must be >= 0; found {float(s.min()):g}")
+    if not s.sum() > 0:
+        raise ValueError("sample_weight is 0 for every pattern: nothing to fit")
+    return np.ascontiguousarray(s)
 
 
 def default_chunk_size(net) -> int:
@@ -71,10 +96,23 @@ class Objective:
         propagation, §5.5.4), each weighted as it defines itself.
     chunk_size : int, optional
         Patterns per chunk; default :func:`default_chunk_size`.
+    sample_weight : array of shape (N,), optional
+        Finite weights :math:`s_n \ge 0` (not all 0) of the patterns:
+        :math:`E_D = \sum_n s_n E_n`, and every sum the objective gives — the
+        error, the gradient, :meth:`data_error`, :meth:`minibatch` (which then
+        needs ``rows=``), :meth:`hvp`, :meth:`hessian`, :meth:`outer_product`,
+        :meth:`diagonal`, :meth:`outer_product_diagonal` — is weighted the
+        same way, and so are the per-pattern terms (those that take weights:
+        tangent propagation, Tikhonov). Integer weights give what repeating each
+        row :math:`s_n` times gives.
 
     Attributes
     ----------
     net, X, T, beta, prior, terms, chunk_size, n_patterns
+    sample_weight : ndarray of shape (N,) or None
+    total_weight : float
+        :math:`\sum_n s_n` — the number of patterns the weighted sums count
+        (``n_patterns`` without weights), the N of the evidence formulas.
     alpha_vector : ndarray of shape (W,)
         The α of each weight, for a Gaussian prior (zeros without a prior).
 
@@ -100,9 +138,10 @@ class Objective:
     """
 
     def __init__(self, net, X, T, prior=None, *, alpha=None, beta=1.0, terms=(),
-                 chunk_size=None):
+                 chunk_size=None, sample_weight=None):
         X = net.check_inputs(X)
         T = net.check_targets(T, X.shape[0])
+        s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
         if prior is not None and alpha is not None:
             raise ValueError("give the prior as prior= or its precision as alpha=, not both")
         prior = as_prior(net, alpha if prior is None else prior)
@@ -122,6 +161,10 @@ class Objective:
         if (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer))
                 or chunk_size < 1):
             raise ValueError(f"chunk_size must be a positive integer; got {chunk_size!r}")
+        unweighted = [t for t in terms if t.per_pattern and not t.takes_weights]
+        if s is not None and unweighted:
+            raise ValueError(f"sample_weight does not go with {type(unweighted[0]).__name__}, "
+                             "a per-pattern term that cannot weigh its patterns")
         self.net = net
         self.X = X
         self.T = T
@@ -130,8 +173,17 @@ class Objective:
         self.beta = float(beta)
         self.chunk_size = int(chunk_size)
         self.n_patterns = X.shape[0]
+        self.sample_weight = s
+        self.total_weight = float(self.n_patterns if s is None else s.sum())
+        # The passes run on _net and _T: the network and T themselves, or with weights
+        # the network of the Weighted output model and [T | s].
+        self._net, self._T = net, T
+        if s is not None:
+            self._net = type(net).from_layers(net.layers, output=Weighted(net.output),
+                                              dtype=net.dtype)
+            self._T = np.ascontiguousarray(np.column_stack([T, s.astype(net.dtype)]))
         self._chunks = self._split(self.n_patterns)
-        self._ws = Workspace(net)         # private buffers of the passes (results unchanged)
+        self._ws = Workspace(self._net)   # private buffers of the passes (results unchanged)
         self._pattern_terms = tuple(t for t in terms if t.per_pattern)
         # A per-pattern term may evaluate the data term with itself from one shared
         # forward and backward pass (value_and_gradient_with_data); the first such
@@ -151,6 +203,8 @@ class Objective:
 
     def __repr__(self):
         extra = f", terms={list(self.terms)!r}" if self.terms else ""
+        if self.sample_weight is not None:
+            extra += f", sample_weight=(sum {self.total_weight:g})"
         return (f"Objective({self.net!r}, N={self.n_patterns}, prior={self.prior!r}, "
                 f"beta={self.beta:g}{extra}, chunk_size={self.chunk_size})")
 
@@ -178,7 +232,8 @@ class Objective:
         ``rows`` maps positions in (X, T) to rows of the objective's data (None:
         (X, T) are the objective's data themselves).
         """
-        net, beta = self.net, self.beta
+        net, beta = self._net, self.beta
+        weighted = self.sample_weight is not None
         if len(chunks) == 1 and not self._pattern_terms:
             E, g = net._error_and_gradient(w, X, T, None, self._ws)
             if beta != 1.0:
@@ -191,7 +246,7 @@ class Objective:
         for s in chunks:
             batch = None
             if fused is not None:          # the data term and this term share their passes
-                batch = Batch(X[s], T[s], s if rows is None else rows[s])
+                batch = self._batch(X, T, s, rows, weighted)
                 Ec, gc = fused.value_and_gradient_with_data(w, batch, beta)
                 E += Ec
                 g += gc
@@ -201,17 +256,26 @@ class Objective:
                 g += beta * gc if beta != 1.0 else gc
             if others:
                 if batch is None:
-                    batch = Batch(X[s], T[s], s if rows is None else rows[s])
+                    batch = self._batch(X, T, s, rows, weighted)
                 for term in others:
                     Et, gt = term.value_and_gradient(w, batch)
                     E += Et
                     g += gt
         return E, g
 
+    @staticmethod
+    def _batch(X, T, s, rows, weighted):
+        """The :class:`Batch` of chunk ``s`` of (X, T); T holds the weights' column
+        when ``weighted``."""
+        r = s if rows is None else rows[s]
+        if weighted:
+            return Batch(X[s], T[s, :-1], r, T[s, -1])
+        return Batch(X[s], T[s], r)
+
     def __call__(self, w):
         """``(E(w), ∇E(w))``: one forward and one backward pass per chunk."""
         w = self.net.check_weights(w)
-        E, g = self._data(w, self.X, self.T, self._chunks)
+        E, g = self._data(w, self.X, self._T, self._chunks)
         return self._combine(w, E, g, 1.0)
 
     def _combine(self, w, E, g, share):
@@ -242,16 +306,27 @@ class Objective:
         to be rows of this objective's data (no checks: the fast path of
         :func:`~prmlnet.optim.online.train_online`); ``rows``, their indices into
         the data, is needed by per-pattern terms that hold arrays of their own
-        (train_online passes it).
+        and by weighted patterns (train_online passes it). With weights the
+        batch's share of the prior is its share of the weight,
+        :math:`\sum_{n \in b} s_n / \sum_n s_n`.
         """
         w = self._w(w)
         n = Xb.shape[0]
-        if rows is None and self._pattern_terms:
-            raise ValueError("this objective has per-pattern terms; minibatch needs the "
-                             "batch's row indices (rows=)")
+        s = self.sample_weight
+        if rows is None and (self._pattern_terms or s is not None):
+            raise ValueError("this objective has " + ("weighted patterns" if s is not None
+                                                      else "per-pattern terms")
+                             + "; minibatch needs the batch's row indices (rows=)")
         rows = None if rows is None else np.arange(self.n_patterns)[rows]
+        share = n / self.n_patterns
+        if s is not None:
+            sb = s[rows]
+            if sb.shape != (n,):
+                raise ValueError(f"rows picks {sb.size} patterns but the batch has {n}")
+            Tb = np.column_stack([Tb, sb.astype(self.net.dtype)])
+            share = float(sb.sum()) / self.total_weight
         E, g = self._data(w, Xb, Tb, self._split(n), rows=rows)
-        return self._combine(w, E, g, n / self.n_patterns)
+        return self._combine(w, E, g, share)
 
     def error(self, w) -> float:
         """E(w)."""
@@ -262,13 +337,14 @@ class Objective:
         return self(w)[1]
 
     def data_error(self, w) -> float:
-        """E_D(w), the network error summed over patterns, not multiplied by β."""
+        """E_D(w), the network error summed over patterns (weighted, with
+        ``sample_weight``), not multiplied by β."""
         w = self._w(w)
-        net = self.net
+        net = self._net
         total = 0.0
         for s in self._chunks:
             c = net._forward(w, self.X[s])
-            total += float(net.output.error(c.a[-1], c.y, self.T[s]))
+            total += float(net.output.error(c.a[-1], c.y, self._T[s]))
         return total
 
     def prior_error(self, w) -> float:
@@ -288,7 +364,7 @@ class Objective:
     def _sum_chunks(self, fn, w, *extra):
         total = None
         for s in self._chunks:
-            part = fn(self.net, w, self.X[s], self.T[s], *extra)
+            part = fn(self._net, w, self.X[s], self._T[s], *extra)
             total = part if total is None else total + part
         return self.beta * total
 
@@ -296,7 +372,7 @@ class Objective:
         """``method`` (``"hvp"`` or ``"hessian"``) of every term, per-pattern ones by chunks."""
         parts = [getattr(t, method)(w, *extra) for t in self._weight_terms]
         for s in self._chunks:
-            batch = Batch(self.X[s], self.T[s], s)
+            batch = self._batch(self.X, self._T, s, None, self.sample_weight is not None)
             parts += [getattr(t, method)(w, *extra, batch) for t in self._pattern_terms]
         return parts
 
@@ -304,7 +380,7 @@ class Objective:
         # A (W, W) matrix: prmlnet.hessian splits the patterns into chunks itself,
         # so one call over all of them avoids adding W×W partial sums.
         w = self._w(w)
-        H = fn(self.net, w, self.X, self.T)
+        H = fn(self._net, w, self.X, self._T)
         if self.beta != 1.0:
             H *= self.beta
         for part in self._term_curvature(w, "hessian"):
@@ -332,7 +408,7 @@ class Objective:
             raise ValueError(f"v has shape {v.shape}; it must be ({W},) or (R, {W})")
         v = hessian.rop.check_direction(self.net, v)
         if self.net._acts is not None:         # dense layers: the R-pass picks its own chunks
-            Hv = hessian.rop._hvp(self.net, w, self.X, self.T, v, ws=self._ws)
+            Hv = hessian.rop._hvp(self._net, w, self.X, self._T, v, ws=self._ws)
             if self.beta != 1.0:
                 Hv *= self.beta
         else:

@@ -10,6 +10,7 @@ An output model provides, for pre-activations ``a`` of shape (N, K):
 
 ``output(a)``             y = f(a)
 ``error(a, y, T)``        E = Σ_n E_n, a float
+``pattern_errors(a, y, T)``  the E_n themselves, shape (N,)
 ``delta(a, y, T)``        ∂E/∂a, shape (N, K)
 ``r_delta(a, y, T, ra)``  R{∂E/∂a} given R{a} (§5.4.6)
 ``curvature(a, y, T)``    ∂²E_n/∂a_n², shape (N, K, K): the weights of the
@@ -27,6 +28,10 @@ and, for tangent propagation (§5.5.4, :mod:`prmlnet.invariance`),
 ``tangent_backward(a, y, ta, u)``  its adjoints (see :meth:`OutputModel.tangent_backward`)
 
 A mixture density network (§5.6) is one more output model with these methods.
+
+:class:`Weighted` wraps any of them to weight each pattern's error,
+E = Σ_n s_n E_n (``sample_weight``), with the weights carried as one more
+target column.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-__all__ = ["OutputModel", "Linear", "Logistic", "Softmax", "OUTPUTS", "get_output"]
+__all__ = ["OutputModel", "Linear", "Logistic", "Softmax", "Weighted", "OUTPUTS", "get_output"]
 
 
 class OutputModel:
@@ -51,6 +56,11 @@ class OutputModel:
 
     def delta(self, a, y, T):
         return y - T                                   # (5.18)
+
+    def pattern_errors(self, a, y, T):
+        """The error of each pattern, E_n, shape (N,); :meth:`error` is their sum."""
+        raise NotImplementedError(f"{type(self).__name__} gives no per-pattern errors, "
+                                  "which weighted patterns (sample_weight) need")
 
     def error_and_delta(self, a, y, T):
         """``(error(a, y, T), delta(a, y, T))``, sharing work where possible."""
@@ -140,6 +150,10 @@ class Linear(OutputModel):
         r = y - T
         return 0.5 * float(np.vdot(r, r)), r
 
+    def pattern_errors(self, a, y, T):
+        r = y - T
+        return 0.5 * np.einsum("nk,nk->n", r, r)
+
     def evaluate(self, a, T, out=None, delta=True):
         r = a - T if out is None else np.subtract(a, T, out=out[2])     # y = a
         return a, 0.5 * float(np.vdot(r, r)), r if delta else None
@@ -194,6 +208,9 @@ class Logistic(OutputModel):
 
     def error(self, a, y, T):
         return float(np.sum(np.logaddexp(0.0, a)) - np.vdot(T, a))
+
+    def pattern_errors(self, a, y, T):
+        return np.sum(np.logaddexp(0.0, a) - T * a, axis=1)
 
     def evaluate(self, a, T, out=None, delta=True):
         t, y, d = (None, None, None) if out is None else out
@@ -260,6 +277,9 @@ class Softmax(OutputModel):
     def error(self, a, y, T):
         return -float(np.vdot(T, special.log_softmax(a, axis=-1)))
 
+    def pattern_errors(self, a, y, T):
+        return -np.einsum("nk,nk->n", T, special.log_softmax(a, axis=-1))
+
     def evaluate(self, a, T, out=None, delta=True):
         # scipy's softmax and log_softmax share a - max(a), its exponential and the
         # row sums; computed once here, with the same operations, hence the same bits.
@@ -309,6 +329,122 @@ class Softmax(OutputModel):
         S = np.eye(K, dtype=a.dtype) - y[:, :, None]
         S *= np.sqrt(y)[:, None, :]
         return S, None
+
+
+class Weighted(OutputModel):
+    r"""An output model whose patterns carry weights: :math:`E = \sum_n s_n E_n`.
+
+    Parameters
+    ----------
+    base : OutputModel
+        The model of each pattern's error :math:`E_n`.
+
+    Notes
+    -----
+    The weights :math:`s_n \ge 0` ride as one more target column: the targets
+    are ``[T | s]``, shape (N, K + 1). So every split of the patterns — the
+    objective's chunks, the Hessians' own chunks, a mini-batch, a Dask
+    partition — carries its rows' weights, and every pass of the network and
+    of :mod:`prmlnet.hessian` runs unchanged on the per-pattern quantities of
+    the base model scaled by :math:`s_n`:
+
+    .. math:: \delta_{nk} \to s_n \delta_{nk}, \qquad
+              \mathcal{R}\{\delta_{nk}\} \to s_n \mathcal{R}\{\delta_{nk}\}, \qquad
+              \mathbf{C}_n \to s_n \mathbf{C}_n
+
+    so the gradient, H·v, the exact Hessian, the outer-product approximation
+    and the diagonals are the weighted sums. Integer weights give what
+    repeating each pattern :math:`s_n` times gives. Used by
+    :class:`~prmlnet.objective.Objective` (``sample_weight=``); a network
+    with this model is internal to it (it is not saved to model files).
+    """
+
+    name = "weighted"
+
+    def __init__(self, base):
+        if isinstance(base, Weighted) or not isinstance(base, OutputModel):
+            raise ValueError(f"Weighted takes an unweighted output model; got {base!r}")
+        self.base = base
+
+    def __repr__(self):
+        return f"Weighted({self.base!r})"
+
+    def __eq__(self, other):
+        return type(other) is Weighted and other.base == self.base
+
+    def __hash__(self):
+        return hash((Weighted, self.base))
+
+    def config(self):
+        raise ValueError("a network with weighted patterns is internal to an Objective; "
+                         "save the network of the unweighted output model")
+
+    def n_targets(self, n_outputs):
+        return self.base.n_targets(n_outputs) + 1
+
+    @staticmethod
+    def _split(T):
+        return T[:, :-1], T[:, -1]
+
+    def check_targets(self, T):
+        T0, s = self._split(T)
+        self.base.check_targets(T0)
+        if not np.all(s >= 0):
+            raise ValueError("sample weights must be >= 0")
+
+    def output(self, a):
+        return self.base.output(a)
+
+    def output_jacobian(self, a, y):
+        return self.base.output_jacobian(a, y)
+
+    def pattern_errors(self, a, y, T):
+        T0, s = self._split(T)
+        e = self.base.pattern_errors(a, y, T0)
+        return np.where(s > 0, s * e, 0.0)          # a weight of 0 drops even E_n = ∞
+
+    def error(self, a, y, T):
+        return float(np.sum(self.pattern_errors(a, y, T)))
+
+    def delta(self, a, y, T):
+        T0, s = self._split(T)
+        return self.base.delta(a, y, T0) * s[:, None]
+
+    def error_and_delta(self, a, y, T):
+        return self.error(a, y, T), self.delta(a, y, T)
+
+    def evaluate(self, a, T, out=None, delta=True):
+        T0, s = self._split(T)
+        y, _, d = self.base.evaluate(a, T0, out, delta)
+        E = float(np.sum(np.where(s > 0, s * self.base.pattern_errors(a, y, T0), 0.0)))
+        if d is not None:
+            d = np.multiply(d, s[:, None], out=d if out is not None and d is out[2] else None)
+        return y, E, d
+
+    def r_delta(self, a, y, T, ra):
+        T0, s = self._split(T)
+        return self.base.r_delta(a, y, T0, ra) * s[:, None]
+
+    def curvature(self, a, y, T=None, **options):
+        if T is None:
+            raise ValueError("weighted curvature needs the targets with their weights column")
+        T0, s = self._split(T)
+        return self.base.curvature(a, y, T0, **options) * s[:, None, None]
+
+    def curvature_factor(self, a, y, T=None):
+        if T is None:
+            raise ValueError("weighted curvature needs the targets with their weights column")
+        T0, s = self._split(T)
+        S, lam = self.base.curvature_factor(a, y, T0)
+        if lam is None:                               # C = S Sᵀ: scale S by √s
+            return S * np.sqrt(s)[:, None, None], None
+        return S, lam * s[:, None]
+
+    def tangent(self, a, y, ta):
+        return self.base.tangent(a, y, ta)
+
+    def tangent_backward(self, a, y, ta, u):
+        return self.base.tangent_backward(a, y, ta, u)
 
 
 OUTPUTS = {"linear": Linear(), "logistic": Logistic(), "softmax": Softmax()}

@@ -44,12 +44,17 @@ class Batch(NamedTuple):
     ``X`` (n, D) and ``T`` (n, K) are rows of the objective's data; ``rows`` says
     which (a slice or an index array into the objective's N patterns), so a term
     can pick the matching rows of arrays it holds (tangent vectors, say). ``rows``
-    is None when the rows are not from the objective's data.
+    is None when the rows are not from the objective's data. ``weights`` (n,)
+    are the patterns' weights :math:`s_n` when the objective has
+    ``sample_weight`` (None otherwise): a term then weighs pattern n's share of
+    its sum by :math:`s_n` (only terms with ``takes_weights = True`` are given
+    weighted batches).
     """
 
     X: np.ndarray
     T: np.ndarray
     rows: object = None
+    weights: object = None
 
 
 class Term:
@@ -74,6 +79,8 @@ class Term:
     """
 
     per_pattern: bool = False
+    #: whether a per-pattern term weighs its patterns by ``Batch.weights``
+    takes_weights: bool = False
 
     def value_and_gradient(self, w, batch=None):
         """``(Ω(w), ∇Ω(w))``; ``batch`` is a :class:`Batch` for per-pattern terms."""

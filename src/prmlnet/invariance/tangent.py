@@ -69,7 +69,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..outputs import OutputModel
+from ..outputs import OutputModel, Weighted
 from ..priors import Term
 
 __all__ = ["TangentPropagation", "Tikhonov", "tangent_outputs", "tangent_penalty",
@@ -167,7 +167,7 @@ def _backward(net, w, tp, u, delta_out=None, out=None):
     return g
 
 
-def _tikhonov_reverse(net, w, X, lam=1.0, delta_out=None, cache=None):
+def _tikhonov_reverse(net, w, X, lam=1.0, delta_out=None, cache=None, weights=None):
     r"""``(λΩ, λ∇Ω)`` of the Tikhonov term by reverse mode: K Jacobian rows, not D tangents.
 
     The rows :math:`\mathbf{r}_l = \partial y_k/\partial\mathbf{a}_l` travel down
@@ -176,7 +176,8 @@ def _tikhonov_reverse(net, w, X, lam=1.0, delta_out=None, cache=None):
     to the weights, leaving at every layer an adjoint of the pre-activations
     (from h''(a), and at the outputs from the output model's second derivatives),
     which a last backward pass — shared with the data term's deltas
-    ``delta_out`` — takes to the weights and biases.
+    ``delta_out`` — takes to the weights and biases. ``weights`` (N,) weigh each
+    pattern's :math:`\|\mathbf{J}_n\|^2`.
     """
     c = net._forward(w, X) if cache is None else cache
     layers, slices = net.layers, net.layer_slices()
@@ -192,10 +193,11 @@ def _tikhonov_reverse(net, w, X, lam=1.0, delta_out=None, cache=None):
             slopes[l - 1] = layers[l - 1].activation.dh(c.a[l - 1], c.inputs[l])
             r[l - 1] = (u[l].reshape(N, K, -1) * slopes[l - 1][:, None, :]).reshape(N * K, -1)
     J = u[0]                                                           # (N·K, D)
-    value = 0.5 * lam * float(np.vdot(J, J))
+    # Upward: adjoints of the backward pass, from ū_0 = λJ (λ s_n J_n with weights)
+    bar = lam * J if weights is None else (
+        lam * J.reshape(N, K, -1) * weights[:, None, None]).reshape(N * K, -1)
+    value = 0.5 * float(np.vdot(J, bar))
     g = np.zeros(net.n_weights, dtype=net.dtype)
-    # Upward: adjoints of the backward pass, from ū_0 = λJ
-    bar = lam * J
     abar = [None] * L
     for l in range(L):
         layer, s = layers[l], slices[l]
@@ -328,6 +330,7 @@ class TangentPropagation(Term):
     """
 
     per_pattern = True
+    takes_weights = True          # Ω = ½ Σ_n s_n Σ_s ‖J_n τ_ns‖² with weighted patterns
 
     def __init__(self, net, tangents, lam=1.0):
         _check_output(net)
@@ -360,24 +363,28 @@ class TangentPropagation(Term):
         return self.tangents[batch.rows]
 
     def _passes(self, w, batch):
+        """The tangent pass, λΩ and ∂(λΩ)/∂ẏ (each pattern's weighted by ``batch.weights``)."""
         tp = _forward(self.net, w, batch.X, self._tau(batch))
-        return tp, 0.5 * self.lam * float(np.vdot(tp.ty, tp.ty))
+        u = self.lam * tp.ty
+        if batch.weights is not None:
+            u = u * batch.weights[:, None, None]
+        return tp, 0.5 * float(np.vdot(tp.ty, u)), u
 
     def value_and_gradient(self, w, batch):
         """``(λΩ, λ∇Ω)`` over the batch's patterns."""
-        tp, value = self._passes(w, batch)
-        return value, _backward(self.net, w, tp, self.lam * tp.ty)
+        tp, value, u = self._passes(w, batch)
+        return value, _backward(self.net, w, tp, u)
 
     def value_and_gradient_with_data(self, w, batch, beta=1.0):
         r"""``(β E_D + λΩ, its gradient)`` over the batch, from one shared forward
         pass and one shared backward pass (the data term's deltas join the
         primal stream of the backward pass)."""
-        tp, value = self._passes(w, batch)
+        tp, value, u = self._passes(w, batch)
         c = tp.cache
-        E, delta = self.net.output.error_and_delta(c.a[-1], c.y, batch.T)
+        E, delta = _data_term(self.net, c, batch)
         if beta != 1.0:
             E, delta = beta * E, beta * delta
-        return float(E) + value, _backward(self.net, w, tp, self.lam * tp.ty, delta_out=delta)
+        return float(E) + value, _backward(self.net, w, tp, u, delta_out=delta)
 
     def hvp(self, w, v, batch):
         """λ∇∇Ω v by central differences of the exact gradient (see Notes)."""
@@ -426,12 +433,21 @@ class Tikhonov(TangentPropagation):
     def value_and_gradient(self, w, batch):
         if self.mode == "forward":
             return super().value_and_gradient(w, batch)
-        return _tikhonov_reverse(self.net, w, batch.X, self.lam)
+        return _tikhonov_reverse(self.net, w, batch.X, self.lam, weights=batch.weights)
 
     def value_and_gradient_with_data(self, w, batch, beta=1.0):
         if self.mode == "forward":
             return super().value_and_gradient_with_data(w, batch, beta)
         c = self.net._forward(w, batch.X)
-        E, delta = self.net.output.error_and_delta(c.a[-1], c.y, batch.T)
-        value, g = _tikhonov_reverse(self.net, w, batch.X, self.lam, beta * delta, cache=c)
+        E, delta = _data_term(self.net, c, batch)
+        value, g = _tikhonov_reverse(self.net, w, batch.X, self.lam, beta * delta, cache=c,
+                                     weights=batch.weights)
         return beta * float(E) + value, g
+
+
+def _data_term(net, c, batch):
+    """``(E_D, δ)`` of the batch from its forward pass ``c``, weighted by ``batch.weights``."""
+    if batch.weights is None:
+        return net.output.error_and_delta(c.a[-1], c.y, batch.T)
+    T = np.column_stack([batch.T, batch.weights])
+    return Weighted(net.output).error_and_delta(c.a[-1], c.y, T)
