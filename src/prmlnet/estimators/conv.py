@@ -40,7 +40,7 @@ class ConvNetClassifier(MLPClassifier):
         signal.
     activation : str, default "tanh"
         Activation of the items of ``layers`` that name none (max pooling: identity).
-    alpha, weight_prior, n_prior_components, method, max_iter, tol, early_stopping, validation_fraction, n_iter_no_change, batch_size, learning_rate, standardize, random_state, verbose
+    alpha, weight_prior, n_prior_components, method, max_iter, tol, early_stopping, validation_fraction, n_iter_no_change, batch_size, learning_rate, standardize, warm_start, random_state, verbose
         As for :class:`MLPClassifier`; ``weight_prior="mixture"`` is soft weight
         sharing (§5.5.7) over the kernels and the other connection weights. ``standardize`` scales each pixel on its
         own, which breaks the sharing of weights across positions in spirit;
@@ -67,7 +67,7 @@ class ConvNetClassifier(MLPClassifier):
                  alpha=0.01, weight_prior="gaussian", n_prior_components=3, method="scg",
                  max_iter=200, tol=1e-5, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10, batch_size=32, learning_rate=0.01, standardize=False,
-                 random_state=None, verbose=0):
+                 warm_start=False, random_state=None, verbose=0):
         self.layers = layers
         self.image_shape = image_shape
         self.activation = activation
@@ -83,6 +83,7 @@ class ConvNetClassifier(MLPClassifier):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.standardize = standardize
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
 
