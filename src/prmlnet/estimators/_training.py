@@ -63,6 +63,7 @@ def validation_split(est, T):
     few = np.flatnonzero((counts > 0) & (counts < 2))
     if few.size:
         c = est.classes_[few[0]]
+        c = c.item() if isinstance(c, np.generic) else c
         raise ValueError(f"early_stopping: class {c!r} has only {counts[few[0]]} sample; the "
                          "validation split is stratified and needs at least 2 samples of each "
                          "class (one to train on, one to hold out) — add samples of it or set "
