@@ -151,3 +151,18 @@ def test_objective_and_estimator_agree_on_the_weighted_loss(rng):
     obj = Objective(reg.net_, X, t[:, None], alpha=reg.alpha, sample_weight=s)
     assert reg.loss_ == pytest.approx(obj.error(reg.w_), rel=1e-13)
     assert reg.training_["error_per_pattern"] == pytest.approx(reg.loss_ / s.sum())
+
+
+def test_dask_arrays_take_weights_as_numpy_does(rng):
+    da = pytest.importorskip("dask.array")
+    X, t, s = data(rng, N=90)
+    kw = dict(hidden_layer_sizes=(4,), method="lbfgs", max_iter=15, tol=0.0,
+              early_stopping=True, standardize=True, random_state=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = MLPRegressor(**kw).fit(X, t, sample_weight=s)
+        b = MLPRegressor(**kw).fit(da.from_array(X, chunks=(30, -1)), da.from_array(t, chunks=30),
+                                   sample_weight=da.from_array(s.astype(float), chunks=30))
+    assert np.allclose(b.x_mean_, a.x_mean_, rtol=1e-12) and np.allclose(b.y_scale_, a.y_scale_)
+    close(b.w_, a.w_, 1e-9)
+    assert np.allclose(b.validation_errors_, a.validation_errors_, rtol=1e-10)

@@ -75,6 +75,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import modelfile
 from ..network import Network
 from . import _dask, _invariance, _training, _weight_prior
+from ._scaling import _count, _warn_unscaled, column_scales, pooled_variance
 from ._files import KINDS, _json_params, from_model_file, load
 
 __all__ = ["BaseMLP", "ONLINE_METHODS", "batch_methods", "column_scales", "pooled_variance",
@@ -92,64 +93,6 @@ def _is_number(v) -> bool:
     """A real number that is not a bool."""
     return isinstance(v, (int, float, np.integer, np.floating)) and \
         not isinstance(v, (bool, np.bool_))
-
-
-def column_scales(A, what="input", sample_weight=None):
-    """Mean and standard deviation of each column of ``A`` (N, D), for standardising.
-
-    Computed on the columns divided by their largest magnitude, so that values
-    near the float64 limit do not overflow. A column whose spread is below
-    1e-12 of its magnitude — a constant, up to rounding — gets scale 1 (it is
-    only centred); the threshold is relative, so data in any units (1e-13 or
-    1e13) are standardised alike. With ``sample_weight`` (N,) the moments are
-    weighted (those of the rows repeated :math:`s_n` times), and only rows of
-    non-zero weight count for the magnitude.
-    """
-    if sample_weight is not None:
-        A = A[sample_weight > 0]
-        sample_weight = sample_weight[sample_weight > 0]
-    big = np.max(np.abs(A), axis=0)
-    if not np.all(np.isfinite(big)):
-        raise ValueError(f"{what} columns hold infinite values; they cannot be standardised")
-    unit = np.where(big > 0, big, 1.0)
-    B = A / unit
-    if sample_weight is None:
-        mean, var = B.mean(axis=0), B.var(axis=0)
-    else:
-        mean = np.average(B, axis=0, weights=sample_weight)
-        var = np.average((B - mean) ** 2, axis=0, weights=sample_weight)
-    mean, scale = mean * unit, np.sqrt(var) * unit
-    scale[~(scale > 1e-12 * big)] = 1.0
-    return mean, scale
-
-
-def pooled_variance(T, sample_weight=None) -> float:
-    """The variance of all entries of ``T`` (N, K) together, ``np.var(T)``; with
-    ``sample_weight`` each row counted :math:`s_n` times. 0 for an empty T."""
-    if not T.size:
-        return 0.0
-    if sample_weight is None:
-        return float(np.var(T))
-    s = np.broadcast_to(sample_weight[:, None], T.shape)
-    mean = np.average(T, weights=s)
-    return float(np.average((T - mean) ** 2, weights=s))
-
-
-def _count(T, sample_weight=None) -> float:
-    """N, or Σ s_n: the number of patterns the weighted sums count."""
-    return float(T.shape[0] if sample_weight is None else np.sum(sample_weight))
-
-
-def _warn_unscaled(X, name):
-    """Warn when unstandardised inputs are so small or so large that a network of
-    unit-scale initial weights can hardly learn from them."""
-    spread = X.std(axis=0) if X.shape[0] > 1 else np.ones(X.shape[1])
-    bad = np.flatnonzero((spread > 0) & ((spread < 1e-6) | (spread > 1e6)))
-    if bad.size:
-        warnings.warn(f"{name}: input column{'s' * (bad.size > 1)} {bad[:5].tolist()} "
-                      f"{'have' if bad.size > 1 else 'has'} a spread of "
-                      f"{spread[bad[0]]:.3g}; unscaled, the network can hardly learn from "
-                      "such inputs — set standardize=True", UserWarning, stacklevel=5)
 
 
 def batch_methods():
@@ -232,7 +175,7 @@ class BaseMLP(BaseEstimator):
                  else as_prior(net, self.alpha))
         if _dask.is_dask(X):                  # partitions on a Dask cluster (prmlnet.distributed)
             from ..distributed import DistributedObjective
-            return DistributedObjective(net, X, T, prior=prior)
+            return DistributedObjective(net, X, T, prior=prior, sample_weight=sample_weight)
         from ..objective import Objective
         return Objective(net, X, T, prior=prior, terms=_invariance.terms(self, net, X),
                          sample_weight=sample_weight)
@@ -351,7 +294,7 @@ class BaseMLP(BaseEstimator):
     def _set_standardisation(self, X, sample_weight=None):
         if self.standardize:
             if _dask.is_dask(X):              # the statistics are summed on the cluster
-                mean, scale = _dask.column_stats(X)
+                mean, scale = _dask.column_stats(X, sample_weight)
                 scale[~(scale > 1e-12 * np.abs(mean))] = 1.0
             else:
                 mean, scale = column_scales(X, "input", sample_weight)
@@ -417,6 +360,8 @@ class BaseMLP(BaseEstimator):
         training takes no sample weights)."""
         return self._fit(X, y, incremental=False, callback=callback)
 
+    _fit_unweighted.__name__ = "fit"
+
     def _validate(self, X, y, reset):
         if _dask.is_dask(X, y):
             return _dask.validate(self, X, y, reset)
@@ -426,38 +371,6 @@ class BaseMLP(BaseEstimator):
 
     _y_numeric = True
 
-    def _sample_weight(self, sample_weight, X):
-        """The checked weights (n_samples,) as float64, or None."""
-        if sample_weight is None:
-            return None
-        if _dask.is_dask(X, sample_weight):
-            raise ValueError("sample_weight does not go with dask arrays in the estimators yet; "
-                             "use prmlnet.distributed.DistributedObjective(sample_weight=...)")
-        from sklearn.utils.validation import _check_sample_weight
-        s = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-        if not np.all(np.isfinite(s)):
-            raise ValueError("sample_weight holds NaN or infinite values")
-        if not s.sum() > 0:
-            raise ValueError("sample_weight is zero for every sample: nothing to fit")
-        return np.array(s, dtype=np.float64)         # our own copy: the caller's is untouched
-
-    def _check_warm_start(self, X):
-        """Raise ValueError unless the fitted network can continue on this data with
-        these parameters (architecture and standardisation unchanged)."""
-        if (self.x_mean_ is None) == bool(self.standardize) and not _dask.is_dask(X):
-            raise ValueError(f"warm_start: standardize is {self.standardize} but the previous fit "
-                             f"ran with standardize={not self.standardize}; the weights belong "
-                             "to those inputs — fit afresh (warm_start=False)")
-        output, n_out = self._output_model(np.empty((0, self.net_.n_targets)))
-        try:
-            net = self._build_network(self.n_features_in_, output, n_out)
-        except ValueError:
-            net = None
-        if net != self.net_:
-            raise ValueError(f"warm_start: these parameters build a different network than the "
-                             f"fitted {'-'.join(map(str, self.net_.sizes))} one (hidden layers, "
-                             "activation or outputs changed); fit afresh (warm_start=False)")
-
     def _fit(self, X, y, incremental, callback=None, classes=None, sample_weight=None):
         self._check_params()
         if incremental and self.early_stopping:
@@ -465,7 +378,7 @@ class BaseMLP(BaseEstimator):
                              "stop early: set early_stopping=False for partial_fit, or use fit")
         first = not (hasattr(self, "w_") and (incremental or self.warm_start))
         X, y = self._validate(X, y, reset=first)
-        s = self._sample_weight(sample_weight, X)
+        s = _training.sample_weights(sample_weight, X)
         kw = {} if s is None else {"sample_weight": s}
         _invariance.check_features(self, X.shape[1])
         if _dask.is_dask(X, y) and _invariance.active(self):
@@ -473,7 +386,7 @@ class BaseMLP(BaseEstimator):
                              "go with dask arrays yet; pass NumPy arrays")
         if not first and not incremental:
             self._check_warm_classes(y)
-        T = (_dask.encode_targets(self, y, first, classes) if _dask.is_dask(y)
+        T = (_dask.encode_targets(self, y, first, classes, s) if _dask.is_dask(y)
              else self._encode_targets(y, first, classes, **kw))
         if first:
             self._set_standardisation(X, s)
@@ -489,7 +402,7 @@ class BaseMLP(BaseEstimator):
             self.__dict__.pop("mixture_", None)
         else:
             if not incremental:
-                self._check_warm_start(X)
+                _training.check_warm_start(self, X)
                 self._online_state_ = None     # fit starts the online method afresh
             w0 = self.w_
         if not incremental:                    # held-out errors belong to this fit alone

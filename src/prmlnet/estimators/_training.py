@@ -34,8 +34,44 @@ import numpy as np
 
 from . import _dask, _invariance
 
-__all__ = ["validation_split", "with_early_stopping", "keep_best", "train_batch",
-           "train_online", "train_epoch"]
+__all__ = ["sample_weights", "check_warm_start", "validation_split", "with_early_stopping",
+           "keep_best", "train_batch", "train_online", "train_epoch"]
+
+
+def sample_weights(sample_weight, X):
+    """The checked weights (n_samples,) as float64, or None."""
+    if sample_weight is None:
+        return None
+    if _dask.is_dask(X):                  # checked partition by partition on the cluster
+        return _dask.sample_weights(sample_weight, X)
+    if _dask.is_dask(sample_weight):
+        raise ValueError("sample_weight is a dask array but X is not; give both as dask "
+                         "collections (or both in memory)")
+    from sklearn.utils.validation import _check_sample_weight
+    s = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    if not np.all(np.isfinite(s)):
+        raise ValueError("sample_weight holds NaN or infinite values")
+    if not s.sum() > 0:
+        raise ValueError("sample_weight is zero for every sample: nothing to fit")
+    return np.array(s, dtype=np.float64)         # our own copy: the caller's is untouched
+
+
+def check_warm_start(est, X):
+    """Raise ValueError unless the fitted network can continue on this data with
+    these parameters (architecture and standardisation unchanged)."""
+    if (est.x_mean_ is None) == bool(est.standardize) and not _dask.is_dask(X):
+        raise ValueError(f"warm_start: standardize is {est.standardize} but the previous fit "
+                         f"ran with standardize={not est.standardize}; the weights belong "
+                         "to those inputs — fit afresh (warm_start=False)")
+    output, n_out = est._output_model(np.empty((0, est.net_.n_targets)))
+    try:
+        net = est._build_network(est.n_features_in_, output, n_out)
+    except ValueError:
+        net = None
+    if net != est.net_:
+        raise ValueError(f"warm_start: these parameters build a different network than the "
+                         f"fitted {'-'.join(map(str, est.net_.sizes))} one (hidden layers, "
+                         "activation or outputs changed); fit afresh (warm_start=False)")
 
 
 def validation_split(est, T):
@@ -86,8 +122,7 @@ def with_early_stopping(est, X, T, s, cb):
     from ..optim import EarlyStopping
     train, val = validation_split(est, T)
     if _dask.is_dask(X):                  # the held-out error is summed on the cluster too
-        Xt, Tt, chained, stopper = _dask.with_early_stopping(est, X, T, train, val, cb)
-        return Xt, Tt, None, chained, stopper
+        return _dask.with_early_stopping(est, X, T, s, train, val, cb)
     W = est.net_.n_weights
     if s is None:
         net, Xv, Tv = est.net_, X[val], T[val]
