@@ -53,16 +53,20 @@ def from_model_file(mf: modelfile.ModelFile, path=None):
     cls = KINDS[mf.kind]
     try:
         cls._check_file(mf)
-        params = dict(mf.params)
-        valid = cls._get_param_names()
-        params = {k: v for k, v in params.items() if k in valid}
-        if isinstance(params.get("hidden_layer_sizes"), list):
-            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-        est = cls(**params)
-        est._check_params()
-    except ValueError as e:
+        return _rebuild(cls, mf)
+    except (ValueError, TypeError, KeyError) as e:
         raise modelfile.ModelFileError(f"{name} cannot be a {mf.kind}: {e} (the file was not "
                                        "written by prmlnet, or was edited)") from None
+
+
+def _rebuild(cls, mf):
+    params = dict(mf.params)
+    valid = cls._get_param_names()
+    params = {k: v for k, v in params.items() if k in valid}
+    if isinstance(params.get("hidden_layer_sizes"), list):
+        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    est = cls(**params)
+    est._check_params()
     est.net_ = mf.network
     est.w_ = np.ascontiguousarray(mf.w, dtype=np.float64)
     est.x_mean_, est.x_scale_ = mf.x_mean, mf.x_scale
