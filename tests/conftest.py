@@ -25,3 +25,18 @@ def tiny_problem(output, rng, sizes=(3, 4, 2), hidden="tanh", N=7):
     net = prmlnet.Network(sizes, hidden=hidden, output=output)
     X = rng.standard_normal((N, sizes[0]))
     return net, X, make_targets(output, N, sizes[-1], rng)
+
+
+@pytest.fixture(scope="session")
+def quick_tour(tmp_path_factory):
+    """The whole tour in quick mode, built once per test session.
+
+    Returns ``(index, pages)``: the path of ``index.html`` and a dict of the pages
+    by module name (``"sec_13_mdn"``). Tests read it; none may change the folder
+    (copy it first, as the ``--only`` tests do).
+    """
+    from prmlnet.tour import build
+
+    out = tmp_path_factory.mktemp("quick-tour")
+    index, pages = build(out, quick=True, jobs=2)
+    return index, {p.slug: p for p in pages}

@@ -8,10 +8,12 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import prmlnet
 from prmlnet import BayesianMLPClassifier, BayesianMLPRegressor, bayes
 
-# small, fast settings for the check suite
+# small, fast settings for the check suite (one starting alpha instead of three)
 CHECKED = [
-    BayesianMLPRegressor(hidden_layer_sizes=(5,), n_outer=3, max_iter=100, random_state=0),
-    BayesianMLPClassifier(hidden_layer_sizes=(5,), n_outer=3, max_iter=100, random_state=0),
+    BayesianMLPRegressor(hidden_layer_sizes=(5,), alpha=0.01, n_outer=3, max_iter=100,
+                         random_state=0),
+    BayesianMLPClassifier(hidden_layer_sizes=(5,), alpha=0.01, n_outer=3, max_iter=100,
+                          random_state=0),
 ]
 
 
@@ -34,15 +36,37 @@ def test_regressor_is_the_evidence_loop(rng):
     net = prmlnet.Network((1, 4, 1))
     res = bayes.evidence_loop(net, X, y[:, None], w0=net.init_weights(np.random.default_rng(3)),
                               n_outer=6)
-    assert np.array_equal(reg.w_, res.w)
+    assert np.array_equal(reg.w_, res.w) and reg.prior_ == res.prior
     assert reg.alpha_ == res.alpha["w"] and reg.beta_ == res.beta
     assert reg.gamma_ == res.gamma_total and reg.log_evidence_ == res.log_evidence
-    assert reg.n_iter_ == len(res.history["beta"])
+    assert reg.n_iter_ == max(res.iteration, 1) and reg.evidence_notes_ == res.notes
     mean, std = reg.predict(X[:4], return_std=True)
     m2, s2 = res.predict(X[:4], return_std=True)
     assert mean.shape == std.shape == (4,)
     assert np.array_equal(mean, m2[:, 0]) and np.array_equal(std, s2[:, 0])
     assert np.array_equal(reg.predict(X[:4]), mean)
+
+
+def test_bayesian_estimators_start_from_given_weights(rng):
+    X, y = clustered_sine(rng)
+    net = prmlnet.Network((1, 4, 1))
+    w0 = 0.5 * net.init_weights(11)
+    reg = BayesianMLPRegressor(hidden_layer_sizes=(4,), alpha=0.1, n_outer=3,
+                               weights_init=w0, random_state=0).fit(X, y)
+    res = bayes.evidence_loop(net, X, y[:, None], alpha=0.1, w0=w0, n_outer=3)
+    assert np.array_equal(reg.w_, res.w)
+    other = BayesianMLPRegressor(hidden_layer_sizes=(4,), alpha=0.1, n_outer=3,
+                                 weights_init=w0, random_state=5).fit(X, y)
+    assert np.array_equal(other.w_, reg.w_)            # the seed no longer matters
+    Xc, t = prmlnet.datasets.two_class(40, rng)
+    cnet = prmlnet.Network((2, 3, 1), output="logistic")
+    wc = cnet.init_weights(2)
+    clf = BayesianMLPClassifier(hidden_layer_sizes=(3,), alpha=0.1, n_outer=2,
+                                weights_init=wc).fit(Xc, t[:, 0])
+    assert np.array_equal(clf.w_, bayes.evidence_loop(cnet, Xc, t, alpha=0.1, w0=wc,
+                                                      n_outer=2).w)
+    with pytest.raises(ValueError, match="weights_init has 3 entries.*has 13 weights"):
+        BayesianMLPRegressor(hidden_layer_sizes=(4,), weights_init=np.ones(3)).fit(X, y)
 
 
 def test_regressor_error_bars_widen_away_from_the_data(rng):
@@ -63,7 +87,7 @@ def test_regressor_multi_output_and_ard(rng):
     assert reg.alpha_["x2"] > 100 * reg.alpha_["x1"]
     mean, std = reg.predict(X[:3], return_std=True)
     assert mean.shape == std.shape == (3, 2)
-    assert reg.history_["alpha"].shape == (reg.n_iter_, 5)
+    assert reg.history_["alpha"].shape[1] == 5 and len(reg.history_["beta"]) > reg.n_iter_
 
 
 def test_classifier_moderates_towards_one_half(rng):
@@ -91,6 +115,7 @@ def test_model_file_and_pickle_round_trips(rng, tmp_path):
         for a, b in zip(other.predict(X, return_std=True), reg.predict(X, return_std=True)):
             assert np.array_equal(a, b)
         assert other.alpha_ == reg.alpha_ and other.beta_ == reg.beta_
+        assert other.prior_ == reg.prior_ and other.posterior_.clipped == reg.posterior_.clipped
         assert other.log_evidence_ == reg.log_evidence_ and other.gamma_ == reg.gamma_
         assert np.array_equal(other.history_["log_evidence"], reg.history_["log_evidence"])
 
@@ -99,7 +124,8 @@ def test_model_file_and_pickle_round_trips(rng, tmp_path):
     ({"prior": "each"}, "prior must be"), ({"alpha": 0.0}, "alpha"),
     ({"method": "adam"}, "batch method"), ({"n_outer": 0}, "n_outer"),
     ({"hessian": "diag"}, "hessian must be"), ({"negative": "abs"}, "negative must be"),
-    ({"beta": -2.0}, "beta must be")])
+    ({"beta": -2.0}, "beta must be"), ({"n_inner": 0}, "n_inner"),
+    ({"weights_init": [[1.0]]}, "weights_init must be")])
 def test_bad_hyperparameters(params, match, rng):
     X, y = clustered_sine(rng, N=10)
     with pytest.raises(ValueError, match=match):

@@ -8,6 +8,7 @@ from scipy import special, stats
 
 import prmlnet
 from prmlnet import bayes
+from prmlnet.priors import gaussian_prior
 from prmlnet.testing import central_differences, relative_error
 
 
@@ -84,14 +85,13 @@ def test_gamma_trace_formula_equals_eigenvalue_formula(rng):            # (5.179
     post = bayes.laplace(net, w, X, T, alpha, beta)
     lam = beta * np.linalg.eigvalsh(post.H)
     trace = net.n_weights - alpha * np.trace(np.linalg.inv(post.precision))
-    groups = bayes.prior_groups(net, "single")
-    gamma = bayes.effective_parameters(post, groups)["w"]
+    gamma = bayes.effective_parameters(post)["w"]
     assert gamma == pytest.approx(trace, rel=1e-10)
     assert bayes.gamma_from_eigenvalues(lam, alpha) == pytest.approx(trace, rel=1e-10)
     # the grouped (trace) path with every group at the same α gives the same γ
-    layers = bayes.effective_parameters(post, bayes.prior_groups(net, "layers"))
+    by_layer = bayes.laplace(net, w, X, T, gaussian_prior(net, "layers", alpha), beta)
+    layers = bayes.effective_parameters(by_layer)
     assert sum(layers.values()) == pytest.approx(trace, rel=1e-10)
-    assert 0 <= gamma <= net.n_weights
 
 
 @pytest.mark.parametrize("prior", ["single", "layers", "ard"])
@@ -100,11 +100,10 @@ def test_gamma_per_group_between_zero_and_group_size(prior, rng):
     X = rng.standard_normal((20, 3))
     T = rng.standard_normal((20, 2))
     w = net.init_weights(rng)
-    groups = bayes.prior_groups(net, prior)
-    assert sorted(np.concatenate(list(groups.values()))) == list(range(net.n_weights))
+    groups = gaussian_prior(net, prior).groups
     alpha = {k: a for k, a in zip(groups, np.geomspace(0.01, 10, len(groups)))}
-    post = bayes.laplace(net, w, X, T, bayes.group_alpha_vector(groups, alpha, net.n_weights), 5.0)
-    gamma = bayes.effective_parameters(post, groups)
+    post = bayes.laplace(net, w, X, T, gaussian_prior(net, prior, alpha), 5.0, negative="clip")
+    gamma = bayes.effective_parameters(post)
     for name, idx in groups.items():
         assert -1e-10 <= gamma[name] <= idx.size + 1e-10
 
@@ -116,14 +115,14 @@ def test_scalar_evidence_step_balances_errors(output, rng):   # αE_W + βE_D = 
     T = rng.standard_normal((15, 2)) if output == "linear" else (rng.random((15, 2)) < .5) * 1.0
     w = net.init_weights(rng)
     post = bayes.laplace(net, w, X, T, 0.5, 3.0 if output == "linear" else 1.0)
-    groups = bayes.prior_groups(net)
-    alpha, beta, gamma = bayes.reestimate(post, X, T, groups)
+    prior, beta, gamma, clipped, notes, _ = bayes.reestimate(post, X, T)
+    assert not clipped and notes == ()
     E_W, E_D = 0.5 * w @ w, net.error(w, X, T)
     if output == "linear":
-        assert alpha["w"] * E_W + beta * E_D == pytest.approx(15 * 2 / 2, rel=1e-12)
+        assert prior.alpha["w"] * E_W + beta * E_D == pytest.approx(15 * 2 / 2, rel=1e-12)
     else:                                              # no β: α E_W = γ/2 (5.178)
         assert beta == 1.0
-        assert alpha["w"] * E_W == pytest.approx(gamma["w"] / 2, rel=1e-12)
+        assert prior.alpha["w"] * E_W == pytest.approx(gamma["w"] / 2, rel=1e-12)
 
 
 # -- grouped log evidence ---------------------------------------------------------------
@@ -131,16 +130,15 @@ def test_grouped_log_evidence_equals_exact_gaussian_marginal(rng):
     """For a linear network the Laplace integral is exact: compare with
     ln N(t | 0, Φ diag(α)⁻¹ Φᵀ + β⁻¹ I) computed in data space (N×N), per output."""
     net, X, T, Phi = linear_problem(rng, N=12, D=3, K=2)
-    groups = net.weight_groups()                      # W1 and b1 with different α
-    alpha = {"W1": 0.4, "b1": 3.0}
-    avec = bayes.group_alpha_vector(groups, alpha, net.n_weights)
+    alpha = {"W1": 0.4, "b1": 3.0}                   # W1 and b1 with different α
+    prior = gaussian_prior(net, "layers", alpha)
     beta = 6.0
     # w_MAP by a direct solve in Chapter 3's per-output form
     a_out = np.r_[np.full(3, alpha["W1"]), alpha["b1"]]
     m = [np.linalg.solve(np.diag(a_out) + beta * Phi.T @ Phi, beta * Phi.T @ T[:, k])
          for k in range(2)]
     w = to_net_order(m, 3, 2)
-    post = bayes.laplace(net, w, X, T, avec, beta)
+    post = bayes.laplace(net, w, X, T, prior, beta)
     C = Phi @ np.diag(1 / a_out) @ Phi.T + np.eye(12) / beta
     exact = sum(stats.multivariate_normal(np.zeros(12), C).logpdf(T[:, k]) for k in range(2))
     assert bayes.log_evidence(post, X, T) == pytest.approx(exact, rel=1e-11)
@@ -159,14 +157,14 @@ def test_grouped_log_evidence_equals_direct_laplace_integral(output, rng):
         T = (rng.random((N, 2)) < 0.5) * 1.0
     else:
         T = np.eye(2)[rng.integers(0, 2, N)]
-    groups = bayes.prior_groups(net, "layers")
-    alpha = dict(zip(groups, [20.0, 50.0, 30.0, 70.0]))
-    avec = bayes.group_alpha_vector(groups, alpha, net.n_weights)
+    prior = gaussian_prior(net, "layers", dict(zip(["W1", "b1", "W2", "b2"],
+                                                   [20.0, 50.0, 30.0, 70.0])))
+    avec = prior.alpha_vector
     beta = 4.0 if output == "linear" else 1.0
     w = 0.3 * net.init_weights(rng)
     if output == "linear":                            # small residuals: A positive definite
         T = net.predict(w, X) + 0.3 * T
-    post = bayes.laplace(net, w, X, T, avec, beta, negative="keep")
+    post = bayes.laplace(net, w, X, T, prior, beta, negative="keep")
     y = net.predict(w, X)
     if output == "linear":
         loglik = stats.norm(y, 1 / np.sqrt(beta)).logpdf(T).sum()
@@ -311,34 +309,47 @@ def saddle_problem(rng):
 
 def test_negative_eigenvalues_are_clipped_and_reported(rng):
     net, X, T, w, H = saddle_problem(rng)
-    post = bayes.laplace(net, w, X, T, 1e-3, 50.0)
-    assert post.n_negative >= 1
+    post = bayes.laplace(net, w, X, T, 1e-3, 50.0, negative="clip")
+    assert post.n_negative >= 1 and post.clipped
     assert post.eigenvalues[0] < 0
     assert np.linalg.eigvalsh(post.H)[0] > -1e-10
     lam = np.linalg.eigvalsh(0.5 * (H + H.T))
     assert relative_error(np.linalg.eigvalsh(post.H), np.maximum(lam, 0)) < 1e-6
-    gamma = bayes.effective_parameters(post, bayes.prior_groups(net))["w"]
+    gamma = bayes.effective_parameters(post)["w"]
     assert 0 <= gamma <= net.n_weights
+    # the default clips too here, because A = βH + αI is not positive definite ...
+    auto = bayes.laplace(net, w, X, T, 1e-3, 50.0)
+    assert auto.clipped and np.array_equal(auto.chol, post.chol)
 
 
-def test_not_positive_definite_raises_with_advice(rng):
-    net, X, T, w, _ = saddle_problem(rng)
-    with pytest.raises(ValueError, match="not positive definite.*negative='clip'"):
-        bayes.laplace(net, w, X, T, 1e-3, 50.0, negative="keep")
+def test_a_positive_definite_is_used_unclipped(rng):
+    """... but where A is positive definite despite negative eigenvalues of H (a mode
+    of βE_D + E_W, where H may reach −α/β), A is used as it is."""
+    net, X, T, w, H = saddle_problem(rng)
+    beta = 50.0
+    lam = np.linalg.eigvalsh(0.5 * (H + H.T))
+    alpha = -2 * beta * lam[0]                         # A positive definite, H not
+    post = bayes.laplace(net, w, X, T, alpha, beta)
+    assert post.n_negative >= 1 and not post.clipped
+    A = beta * 0.5 * (H + H.T) + alpha * np.eye(net.n_weights)
+    assert relative_error(post.precision, A) < 1e-6
+    assert post.log_det == pytest.approx(np.linalg.slogdet(A)[1], rel=1e-6)
+    clipped = bayes.laplace(net, w, X, T, alpha, beta, negative="clip")
+    assert clipped.log_det > post.log_det + 1.0         # clipping would have moved it
 
 
 def test_bad_arguments(rng):
     net, X, T = tanh_regression(rng)
     w = net.init_weights(rng)
     for kwargs, match in [({"alpha": -1.0}, "alpha must be"),
-                          ({"alpha": np.ones(3)}, "length W"),
+                          ({"alpha": np.ones(3)}, "GaussianPrior"),
                           ({"alpha": {"W9": 1.0}}, "unknown weight groups"),
                           ({"alpha": 1.0, "beta": 0.0}, "beta must be"),
                           ({"alpha": 1.0, "hessian": "bfgs"}, "hessian must be"),
                           ({"alpha": 1.0, "negative": "abs"}, "negative must be"),
                           ({"alpha": 1.0, "H": np.eye(3)}, "H must be")]:
         with pytest.raises(ValueError, match=match):
-            bayes.laplace(net, w, X, T, **kwargs)
+            bayes.laplace(net, w, X, T, kwargs.pop("alpha"), **kwargs)
     post = bayes.laplace(net, w, X, T, 1.0)
     with pytest.raises(ValueError, match="predict_proba needs"):
         post.predict_proba(X)

@@ -6,6 +6,7 @@ import pytest
 
 import prmlnet
 from prmlnet import bayes
+from prmlnet.priors import gaussian_prior
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.reference
@@ -31,13 +32,13 @@ def test_laplace_against_torch_func(output, rng):
     X = rng.standard_normal((N, 2))
     T = rng.standard_normal((N, 2)) if output == "linear" else (rng.random((N, 2)) < .5) * 1.0
     w = 0.4 * net.init_weights(rng)
-    groups = bayes.prior_groups(net, "layers")
-    avec = bayes.group_alpha_vector(groups, dict(zip(groups, [20.0, 40.0, 30.0, 60.0])),
-                                    net.n_weights)
+    prior = gaussian_prior(net, "layers", dict(zip(["W1", "b1", "W2", "b2"],
+                                                   [20.0, 40.0, 30.0, 60.0])))
+    avec = prior.alpha_vector
     beta = 3.0 if output == "linear" else 1.0
     if output == "linear":
         T = net.predict(w, X) + 0.3 * T
-    post = bayes.laplace(net, w, X, T, avec, beta, negative="keep")
+    post = bayes.laplace(net, w, X, T, prior, beta, negative="keep")
 
     a_out = torch_two_layer(net)
     tX, tT, tw = (torch.tensor(v, dtype=torch.float64) for v in (X, T, w))

@@ -1,14 +1,8 @@
 """The Bayesian tour sections (§5.7) run headless in quick mode and tell their story."""
 
-import pytest
 
-from prmlnet.tour import build
-
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
-def test_regression_section(tmp_path):
-    index, (page,) = build(tmp_path, quick=True, only="sec_14_bayes")
+def test_regression_section(quick_tour):
+    page = quick_tour[1]["sec_14_bayes_regression"]
     assert len(page.figures) == 3 and all(p.stat().st_size > 5000 for p in page.figures)
     n = page.numbers
     assert n["std_ratio_far_to_data"] > 2          # error bars widen away from the data
@@ -17,8 +11,8 @@ def test_regression_section(tmp_path):
     assert n["best_hidden_units"] in (2, 3, 4)
 
 
-def test_classification_section(tmp_path):
-    index, (page,) = build(tmp_path, quick=True, only="sec_15_bayes")
+def test_classification_section(quick_tour):
+    page = quick_tour[1]["sec_15_bayes_classification"]
     assert len(page.figures) == 2
     n = page.numbers
     assert n["fraction_moderated_towards_half"] > 0.9

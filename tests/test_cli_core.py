@@ -1,8 +1,10 @@
-"""The command line's check and tour, run as a user runs them."""
+"""The command line's check (and the tour's argument errors), run as a user runs them.
+
+The tour command itself is tested in test_tour_report.py.
+"""
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -34,23 +36,3 @@ def test_bad_arguments_give_one_line_errors():
     assert r.returncode == 2
     assert r.stderr.strip().startswith("prmlnet: error:") and "Traceback" not in r.stderr
     assert "Traceback" not in run("tour", "--only", "no-such-section").stderr
-
-
-def test_tour_quick_writes_a_self_contained_report(tmp_path):
-    r = run("tour", "--quick", "--out", str(tmp_path / "t"))
-    assert r.returncode == 0, r.stderr
-    index = tmp_path / "t" / "index.html"
-    assert str(index) in r.stdout
-    html = index.read_text()
-    assert "5.1 The network function" in html and "http" not in html.replace("charset", "")
-    for src in [part.split('"')[0] for part in html.split('src="')[1:]]:
-        assert (tmp_path / "t" / src).stat().st_size > 1000          # every figure exists
-
-
-def test_readme_commands_match_ci():
-    root = Path(__file__).resolve().parents[1]
-    readme = (root / "README.md").read_text()
-    ci = (root / ".ci" / "run").read_text()
-    test_cmd = next(line for line in readme.splitlines() if "pytest" in line and "pip install" in line)
-    assert test_cmd.strip() in ci
-    assert any("prmlnet tour" in line and "pip install" in line for line in readme.splitlines()[:30])

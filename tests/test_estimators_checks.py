@@ -19,6 +19,17 @@ ESTIMATORS = [
                  random_state=0),
     MLPClassifier(hidden_layer_sizes=(8,), method="adam", learning_rate=0.01, max_iter=100,
                   random_state=0),
+    # the invariance parameters that apply to any inputs: Tikhonov and input noise,
+    # a fixed augmented set (batch method) and fresh noise per mini-batch (online)
+    MLPClassifier(hidden_layer_sizes=(8,), max_iter=100, tikhonov=0.01, augment="noise",
+                  n_augment=1, random_state=0),
+    MLPRegressor(hidden_layer_sizes=(8,), method="adam", learning_rate=0.01, max_iter=100,
+                 tikhonov=0.01, augment="noise", random_state=0),
+    # soft weight sharing: the weights and the mixture's parameters trained together
+    MLPRegressor(hidden_layer_sizes=(8,), weight_prior="mixture", n_prior_components=2,
+                 max_iter=100, random_state=0),
+    MLPClassifier(hidden_layer_sizes=(8,), weight_prior="mixture", n_prior_components=2,
+                  method="adam", learning_rate=0.01, max_iter=100, random_state=0),
 ]
 
 

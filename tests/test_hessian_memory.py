@@ -58,7 +58,7 @@ def test_the_r_operator_assembly_peaks_within_its_guard():
 def test_the_laplace_posterior_peaks_within_its_guard():
     net, w, X, T = problem((30, 12, 2), "softmax")
     one = 8 * net.n_weights ** 2
-    peak, post = traced_peak(lambda: laplace(net, w, X, T, alpha=1.0))
+    peak, post = traced_peak(lambda: laplace(net, w, X, T, 1.0))
     assert post.chol.shape == (net.n_weights,) * 2
     assert 3.5 * one < peak <= PEAK_COPIES["laplace"] * one
 

@@ -1,11 +1,9 @@
 """The tour's Hessian section runs in quick mode and reports what it should."""
 
-from prmlnet.tour.report import build
 
-
-def test_hessian_tour_section_runs_quickly_and_its_numbers_hold(tmp_path):
-    index, pages = build(tmp_path, quick=True, only="sec_06")
-    (page,) = pages
+def test_hessian_tour_section_runs_quickly_and_its_numbers_hold(quick_tour):
+    index, pages = quick_tour
+    page = pages["sec_06_hessian"]
     n = page.numbers
     assert n["exact_vs_finite_difference"] < 1e-7
     assert n["two_layer_vs_blocks"] < 1e-12

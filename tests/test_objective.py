@@ -5,6 +5,7 @@ import pytest
 
 import prmlnet
 from prmlnet.objective import Objective, default_chunk_size
+from prmlnet.priors import Term
 from prmlnet.testing import central_differences, relative_error
 
 
@@ -63,8 +64,9 @@ def test_prior_terms_per_group(rng):
     obj = Objective(net, X, T, alpha={"W1": 2.0, "W2": 3.0})
     terms = obj.prior_terms(w)
     groups = net.weight_groups()
-    assert set(terms) == set(groups)
-    assert sum(terms.values()) == pytest.approx(0.5 * w @ w, rel=1e-13)
+    assert set(terms) == {"W1", "W2"}                       # the prior's groups; biases free
+    for name in terms:
+        assert terms[name] == pytest.approx(0.5 * w[groups[name]] @ w[groups[name]], rel=1e-13)
     assert obj.prior_error(w) == pytest.approx(2.0 * terms["W1"] + 3.0 * terms["W2"], rel=1e-13)
 
 
@@ -174,3 +176,42 @@ def test_matches_pytorch_autodiff(rng):
     E_ours, g_ours = obj(w)
     assert abs(E_ours - float(E(wt))) <= 1e-12 * abs(E_ours)
     assert relative_error(g_ours, grad(E)(wt).numpy()) < 1e-10
+
+
+class RowQuadratic(Term):
+    r"""Ω = ½ Σ_n (a_n·w)² over the batch's rows, the a_n rows of an array the term holds:
+    right only if ``batch.rows`` are rows of the whole data set."""
+
+    per_pattern = True
+
+    def __init__(self, A):
+        self.A = A
+
+    def value_and_gradient(self, w, batch=None):
+        a = self.A[batch.rows]
+        s = a @ w
+        return 0.5 * float(s @ s), a.T @ s
+
+    def hvp(self, w, v, batch=None):
+        a = self.A[batch.rows]
+        return a.T @ (a @ v)
+
+    def hessian(self, w, batch=None):
+        a = self.A[batch.rows]
+        return a.T @ a
+
+
+def test_objective_hvp_takes_many_directions_terms_included(rng):
+    # the hook the partitions use: Objective.hvp with R directions (rows) at once
+    net, X, T, w = problem(rng, "linear", sizes=(3, 4, 2), N=60)
+    terms = [RowQuadratic(rng.standard_normal((60, net.n_weights)))]
+    obj = Objective(net, X, T, alpha={"W1": 0.3, "W2": 0.1}, beta=1.7, terms=terms,
+                    chunk_size=25)
+    V = rng.standard_normal((3, net.n_weights))
+    HV = obj.hvp(w, V)
+    assert HV.shape == V.shape
+    assert relative_error(HV, V @ obj.hessian(w)) < 1e-12
+    assert relative_error(HV[1], obj.hvp(w, V[1])) < 1e-14
+    with pytest.raises(ValueError, match=r"it must be \(26,\) or \(R, 26\)"):
+        obj.hvp(w, V[:, :5])
+

@@ -22,11 +22,15 @@ _LAZY = {
     "MDNRegressor": "prmlnet.estimators",
     "BayesianMLPRegressor": "prmlnet.estimators",
     "BayesianMLPClassifier": "prmlnet.estimators",
+    "ConvNetClassifier": "prmlnet.estimators",
     "Objective": "prmlnet.objective",
     "MixtureDensity": "prmlnet.mdn",
+    "GaussianPrior": "prmlnet.priors",
+    "SoftWeightSharing": "prmlnet.soft_weight_sharing",
 }
 _SUBMODULES = {"hessian", "optim", "testing", "datasets", "objective", "mdn", "bayes",
-               "estimators", "modelfile", "tour"}
+               "estimators", "modelfile", "tour", "distributed", "priors",
+               "soft_weight_sharing", "invariance", "convolution"}
 
 
 def __getattr__(name):

@@ -18,6 +18,13 @@ bilinear in (p, x), the R-operator follows by the product rule:
 .. math:: \mathcal{R}\{a\} = \text{linear}(v, x) + \text{linear}(p, \mathcal{R}\{x\}, \text{bias}=\text{False})
 
 Patterns run along the first axis of every array (N, ...).
+
+A few hooks have defaults here that suit any layer linear in its input and with
+each parameter entering each pre-activation at most once (Dense, convolution):
+``input_grad_at`` (∂E/∂x given x too; max pooling routes by its input),
+``weight_grad_sq``/``input_grad_sq`` (the squared Jacobians of the
+Becker–LeCun diagonal), ``n_biases``, ``n_units``, ``workspace``, and
+``channelwise``/``unit_params``/``input_params`` (the weight-space symmetries).
 """
 
 from __future__ import annotations
@@ -60,13 +67,13 @@ class Layer:
         r"""R-forward pass (§5.4.6): :math:`(\mathcal{R}\{a\}, \mathcal{R}\{z\})`.
 
         ``v`` is this layer's slice of the direction; ``rx`` is R{x} (None for the
-        network input, whose R{x} is zero). ``dh``, if given, is h'(a) already
+        network input, whose R{x} is zero). (5.101)–(5.103), written for any layer. ``dh``, if given, is h'(a) already
         computed (the backward pass needs it too).
         """
-        ra = self.linear(v, x)
+        ra = self.linear(v, x)                         # Σ_i v_ji x_i            (5.101)
         if rx is not None:
-            ra += self.linear(p, rx, bias=False)
-        return ra, (self.activation.dh(a, z) if dh is None else dh) * ra
+            ra += self.linear(p, rx, bias=False)       # + Σ_j w_kj R{z_j}       (5.103)
+        return ra, (self.activation.dh(a, z) if dh is None else dh) * ra   # R{z_j} (5.102)
 
     def r_backward(self, p, v, x, rx, delta, rdelta, out, need_input=True):
         r"""Write the Hessian-vector product for this layer's weights into ``out``.
@@ -76,15 +83,70 @@ class Layer:
         Notes
         -----
         .. math:: \mathcal{R}\{\partial E/\partial w_{ji}\} = \mathcal{R}\{\delta_j\} x_i + \delta_j \mathcal{R}\{x_i\}
+                  \quad (5.110, 5.111)
         """
-        self.weight_grad(x, rdelta, out)
+        self.weight_grad(x, rdelta, out)               # R{δ_k} z_j   (5.110; x_i R{δ_j}, 5.111)
         if rx is not None:
-            self.weight_grad(rx, delta, out, bias=False, add=True)
+            self.weight_grad(rx, delta, out, bias=False, add=True)   # + δ_k R{z_j}  (5.110)
         if not need_input:
             return None
-        r_dx = self.input_grad(p, rdelta)
-        r_dx += self.input_grad(v, delta)
+        r_dx = self.input_grad(p, rdelta)              # Σ_k w_kj R{δ_k}   } the sums of
+        r_dx += self.input_grad(v, delta)              # + Σ_k v_kj δ_k    } (5.107)
         return r_dx
+
+    # -- hooks with defaults (see the module docstring) ------------------------
+    @property
+    def n_biases(self) -> int:
+        """Biases at the end of the layer's slice (one per unit for Dense)."""
+        return self.n_out
+
+    @property
+    def n_units(self) -> int:
+        """Units a weight-space symmetry permutes (§5.1.1): outputs, or feature maps."""
+        return self.n_out
+
+    #: whether output map c depends on input map c only (subsampling, pooling)
+    channelwise = False
+
+    def unit_params(self):
+        """(n_units, k) indices into the layer's slice: each unit's incoming weights and
+        bias, moved together by a weight-space symmetry (§5.1.1). Default: the layout
+        ``W`` (n_out, n_in) row-major, then ``b`` (Dense)."""
+        k = self.n_out * self.n_in
+        W = np.arange(k).reshape(self.n_out, self.n_in)
+        return np.concatenate([W, k + np.arange(self.n_out)[:, None]], axis=1)
+
+    def input_params(self, n_channels):
+        """(n_channels, k) indices of the weights that multiply each input channel — a
+        block of n_in / n_channels consecutive inputs —, or None where the layer is not
+        linear in its input. Default: the columns of ``W`` (Dense)."""
+        if self.n_in % n_channels:
+            return None
+        W = np.arange(self.n_out * self.n_in).reshape(self.n_out, n_channels, -1)
+        return W.transpose(1, 0, 2).reshape(n_channels, -1)
+
+    def workspace(self) -> int:
+        """Floats of scratch per pattern and R-direction (sizes the Hessian's blocks)."""
+        return self.n_in + self.n_out
+
+    def input_grad_at(self, p, x, delta):
+        """∂E/∂x at the inputs ``x`` (N, n_in), for ``delta`` (N, n_out) or K rows per
+        pattern (N, K, n_out). A layer linear in x ignores x."""
+        if delta.ndim == 3:
+            N, K, n = delta.shape
+            return self.input_grad(p, delta.reshape(N * K, n)).reshape(N, K, -1)
+        return self.input_grad(p, delta)
+
+    def weight_grad_sq(self, x, d2, out):
+        """Write :math:`\\sum_n \\sum_j d2_{nj} (\\partial a_{nj}/\\partial p)^2` into ``out``
+        (the Becker–LeCun diagonal (5.79)); right whenever each parameter enters each
+        pre-activation at most once, so that the square is ``x²``."""
+        self.weight_grad(x * x, d2, out)
+
+    def input_grad_sq(self, p, x, d2):
+        """:math:`\\sum_k (\\partial a_k/\\partial x_j)^2\\, d2_k` (the Becker–LeCun
+        recursion (5.81)); the squared weights for a layer linear in x."""
+        return self.input_grad(p * p, d2)
 
     # -- the same two passes for R directions at once -----------------------
     # R-quantities carry a leading axis of directions: V is (R, n_weights),

@@ -9,9 +9,16 @@ network outputs be the parameters of a Gaussian mixture
           \,\mathcal{N}\big(\mathbf{t}\,|\,\boldsymbol\mu_k(\mathbf{x}),
           \sigma_k^2(\mathbf{x}) \mathbf{I}\big)  \quad (5.148)
 
-with L isotropic components over K-dimensional targets (the book writes K for
-the components and L for the target dimension; here L and K follow the network
-convention that K counts targets). Here it is one more
+with L isotropic components over K-dimensional targets.
+
+**Notation.** The book's (5.148)–(5.157) write K for the number of components
+(index k) and L for the dimension of t (index l, as in :math:`a^\mu_{kl}`). The
+code and the formulas in this module use the letters the other way round — L
+components, K target dimensions, ``MixtureDensity(n_components=L, n_targets=K)``
+— so that K counts targets as everywhere else in the package; the index k still
+runs over components. The tour and the equation index use the book's letters.
+
+Here it is one more
 :class:`~prmlnet.outputs.OutputModel`: the network is
 ``Network((D, M, L*(K+2)), output=MixtureDensity(L, K))`` and backpropagation,
 the R-operator (H·v, the exact Hessian) and the optimizers are reused unchanged.

@@ -28,7 +28,9 @@ The JSON header holds::
      "network": {"sizes": [D, M1, ..., K], # architecture (Network.sizes)
                  "hidden": ["tanh", ...],  # one activation per hidden layer
                  "output": {...},          # OutputModel.config()
-                 "dtype": "float64"},
+                 "dtype": "float64",
+                 "layers": [{...}, ...]},  # only for convolutional networks: each layer's
+                                           # description (type, shapes, activation)
      "params": {...},                      # hyperparameters (JSON values)
      "training": {...},                    # metadata: data shape, error, iterations, time, ...
      "meta": {...},                        # extra JSON metadata of later estimators
@@ -100,22 +102,31 @@ class ModelFileError(ValueError):
 
 # -- the architecture as JSON ---------------------------------------------------
 def network_config(net: Network) -> dict:
-    """The JSON description of ``net``'s architecture (no weights)."""
+    """The JSON description of ``net``'s architecture (no weights).
+
+    A network with other layers than dense ones (convolution, subsampling,
+    pooling) also gets ``"layers"``: one description per layer
+    (:func:`prmlnet.convolution.layer_config`), which rebuilds it exactly.
+    """
+    layers = None
     if not all(type(layer) is Dense for layer in net.layers):
-        raise ValueError("only networks of dense layers can be saved in format version "
-                         f"{FORMAT_VERSION}; got {[type(l).__name__ for l in net.layers]}")
+        from .convolution import layer_config
+        layers = [layer_config(layer) for layer in net.layers]       # ValueError if unknown
     output = net.output.config()
     try:
         json.dumps(output)
     except TypeError as e:
         raise ValueError(f"output model {net.output!r} has a configuration that is not "
                          f"JSON ({e}); make OutputModel.config() return plain values") from None
-    return {
+    config = {
         "sizes": [int(s) for s in net.sizes],
         "hidden": [layer.activation.name for layer in net.layers[:-1]],
         "output": output,
         "dtype": np.dtype(net.dtype).name,
     }
+    if layers is not None:
+        config["layers"] = layers
+    return config
 
 
 def network_from_config(config: dict) -> Network:
@@ -133,6 +144,10 @@ def network_from_config(config: dict) -> Network:
                 raise ValueError(f"unknown output model {config['output']!r}") from None
             output = output_from_config(config["output"])
         dtype = np.dtype(config.get("dtype", "float64"))
+        if "layers" in config:
+            from .convolution import layer_from_config
+            return Network.from_layers([layer_from_config(c) for c in config["layers"]],
+                                       output=output, dtype=dtype)
     except (KeyError, TypeError) as e:
         raise ValueError(f"the network description is incomplete or malformed ({e!r})") from None
     return Network(sizes, hidden=hidden, output=output, dtype=dtype)

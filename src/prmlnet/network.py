@@ -101,6 +101,15 @@ class Network:
         net._init(list(layers), output, dtype)
         return net
 
+    @classmethod
+    def from_spec(cls, spec, input_shape, n_outputs, *, hidden="tanh", output="linear",
+                  dtype=np.float64):
+        """A network from a layer spec such as ``"conv:6x5x5-sub-dense:30"`` on images
+        of ``input_shape`` (C, H, W); see :func:`prmlnet.convolution.network_from_spec`."""
+        from .convolution import network_from_spec
+        return network_from_spec(spec, input_shape, n_outputs, hidden=hidden, output=output,
+                                 dtype=dtype)
+
     def _init(self, layers, output, dtype):
         if not layers:
             raise ValueError("a network needs at least one layer")
@@ -137,6 +146,9 @@ class Network:
         return (Network.from_layers, (list(self.layers), self.output, self.dtype))
 
     def __repr__(self):
+        if not all(type(layer) is Dense for layer in self.layers):
+            return (f"Network.from_layers({list(self.layers)!r}, output={self.output.name!r}"
+                    + (", dtype=float32" if self.dtype == np.float32 else "") + ")")
         hidden = [layer.activation.name for layer in self.layers[:-1]]
         h = hidden[0] if len(set(hidden)) == 1 else hidden
         return (f"Network({self.sizes}, hidden={h!r}, output={self.output.name!r}"
@@ -180,7 +192,7 @@ class Network:
         groups = {}
         for l, (layer, s) in enumerate(zip(self.layers, self._slices), start=1):
             idx = np.arange(s.start, s.stop)
-            k = layer.n_weights - layer.n_out
+            k = layer.n_weights - layer.n_biases
             groups[f"W{l}"] = idx[:k]
             groups[f"b{l}"] = idx[k:]
         return groups
@@ -322,6 +334,7 @@ class Network:
         L = len(self.layers)
         for l in range(L - 1, -1, -1):
             layer, s = self.layers[l], self._slices[l]
+            # ∂E/∂w_ji = Σ_n δ_j z_i into g (5.53, 5.57); dz = Σ_k w_kj δ_k, the sum of (5.56)
             dz = layer.backward(w[s], cache.inputs[l], delta, g[s], need_input=l > 0)
             if l > 0:
                 below = self.layers[l - 1]
@@ -348,7 +361,7 @@ class Network:
     def _error_and_gradient(self, w, X, T, out=None):
         c = self._forward(w, X)
         a, y = c.a[-1], c.y
-        E, delta = self.output.error_and_delta(a, y, T)
+        E, delta = self.output.error_and_delta(a, y, T)   # δ_k = ∂E/∂a_k (5.51): y_k − t_k (5.54)
         return E, self.backward(w, c, delta, out)
 
     def gradient(self, w, X, T):
@@ -369,8 +382,7 @@ class Network:
             layer, s = self.layers[l], self._slices[l]
             if each is not None:
                 layer.weight_grad_each(cache.inputs[l], delta, each[:, :, s])
-            N, K, n = delta.shape
-            dz = layer.input_grad(w[s], delta.reshape(N * K, n)).reshape(N, K, -1)
+            dz = layer.input_grad_at(w[s], cache.inputs[l], delta)
             if l > stop and l > 0:
                 below = self.layers[l - 1]
                 h1 = below.activation.dh(cache.a[l - 1], cache.inputs[l])

@@ -17,6 +17,11 @@ An output model provides, for pre-activations ``a`` of shape (N, K):
 ``output_jacobian(a, y)`` ∂y_n/∂a_n, shape (N, K, K)
 ``check_targets(T)``      raise ValueError on targets the model cannot take
 
+and, for tangent propagation (§5.5.4, :mod:`prmlnet.invariance`),
+
+``tangent(a, y, ta)``     the output tangent ∂y/∂a · ta, ta of shape (N, S, K)
+``tangent_backward(a, y, ta, u)``  its adjoints (see :meth:`OutputModel.tangent_backward`)
+
 A mixture density network (§5.6) is one more output model with these methods.
 """
 
@@ -46,6 +51,27 @@ class OutputModel:
     def error_and_delta(self, a, y, T):
         """``(error(a, y, T), delta(a, y, T))``, sharing work where possible."""
         return self.error(a, y, T), self.delta(a, y, T)
+
+    # -- tangent propagation (§5.5.4) ----------------------------------------------
+    def tangent(self, a, y, ta):
+        r"""Output tangents :math:`\sum_j (\partial y_k/\partial a_j)\,\dot a_{sj}`,
+        shape (N, S, K), from pre-activation tangents ``ta`` (N, S, K)."""
+        return np.einsum("nkj,nsj->nsk", self.output_jacobian(a, y), ta)
+
+    def tangent_backward(self, a, y, ta, u):
+        r"""Adjoints of the output tangent :math:`\dot{\mathbf{y}}_s = \mathbf{G}(\mathbf{a})\dot{\mathbf{a}}_s`,
+        :math:`\mathbf{G} = \partial\mathbf{y}/\partial\mathbf{a}`.
+
+        Given ``u`` (N, S, K), the derivative of a scalar Ω with respect to
+        :math:`\dot{\mathbf{y}}`, returns
+
+        - ``psi`` (N, S, K): :math:`\partial\Omega/\partial\dot{\mathbf{a}}_s = \mathbf{G}^\mathrm{T}\mathbf{u}_s`;
+        - ``delta`` (N, K): :math:`\partial\Omega/\partial\mathbf{a} =
+          \sum_s \sum_k u_{sk}\,\partial(\mathbf{G}\dot{\mathbf{a}}_s)_k/\partial\mathbf{a}`
+          (the second derivatives of the output activation).
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no tangent_backward: tangent "
+                                  "propagation needs linear, logistic or softmax outputs")
 
     def config(self) -> dict:
         """Everything needed to rebuild this model: ``{"name": ..., **params}``.
@@ -95,6 +121,12 @@ class Linear(OutputModel):
     def curvature(self, a, y, T=None):
         return self.output_jacobian(a, y)             # (5.84): H ≈ Σ b bᵀ
 
+    def tangent(self, a, y, ta):
+        return ta
+
+    def tangent_backward(self, a, y, ta, u):
+        return u, np.zeros_like(a)
+
 
 class Logistic(OutputModel):
     r"""K independent logistic-sigmoid outputs with the cross-entropy error.
@@ -137,6 +169,13 @@ class Logistic(OutputModel):
 
     def curvature(self, a, y, T=None):
         return self.output_jacobian(a, y)             # (5.85): weights y (1 - y)
+
+    def tangent(self, a, y, ta):
+        return (y * (1.0 - y))[:, None, :] * ta        # σ'(a) ȧ
+
+    def tangent_backward(self, a, y, ta, u):
+        s1 = y * (1.0 - y)                             # σ' ;  σ'' = σ' (1 - 2σ)
+        return s1[:, None, :] * u, s1 * (1.0 - 2.0 * y) * np.einsum("nsk,nsk->nk", u, ta)
 
 
 class Softmax(OutputModel):
@@ -183,6 +222,22 @@ class Softmax(OutputModel):
 
     def curvature(self, a, y, T=None):
         return self.output_jacobian(a, y)
+
+    def tangent(self, a, y, ta):
+        Y = y[:, None, :]
+        return Y * (ta - np.sum(Y * ta, axis=-1, keepdims=True))    # y_k (ȧ_k - Σ_j y_j ȧ_j)
+
+    def tangent_backward(self, a, y, ta, u):
+        Y = y[:, None, :]
+        ty = self.tangent(a, y, ta)
+        yu = np.sum(Y * u, axis=-1, keepdims=True)                  # u·y
+        psi = Y * (u - yu)                                          # Gᵀu, G symmetric
+        # ∂/∂a_m of Σ_k u_k ẏ_k = u_m ẏ_m - y_m (u·ẏ) - ẏ_m (u·y), summed over s
+        uty = u * ty
+        delta = uty.sum(axis=1)
+        delta -= y * delta.sum(axis=-1, keepdims=True)
+        delta -= np.einsum("nsk,nsk->nk", ty, np.broadcast_to(yu, ty.shape))
+        return psi, delta
 
 
 OUTPUTS = {"linear": Linear(), "logistic": Logistic(), "softmax": Softmax()}

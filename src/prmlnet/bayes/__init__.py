@@ -1,6 +1,10 @@
 r"""Bayesian neural networks (PRML §5.7): the Laplace posterior, error bars, the
 evidence framework and classification.
 
+The prior is a :class:`prmlnet.priors.GaussianPrior` (``gaussian_prior(net,
+"single" | "layers" | "ard" | {name: indices}, alpha)``); a float or a dict
+``{group: α}`` is accepted as shorthand everywhere.
+
 - :func:`laplace` — the Gaussian approximation N(w_MAP, A⁻¹), A = βH + diag(α)
   (5.166), with the regression predictive (5.172, 5.173) and the moderated
   class probabilities of §5.7.3 (:class:`LaplacePosterior`).
@@ -14,14 +18,28 @@ by N (the book's), so γ, α, β and the evidence are the book's numbers.
 """
 
 from .compare import ModelComparison, compare_hidden_units
-from .evidence import (ALPHA_RANGE, BETA_RANGE, EvidenceResult, effective_parameters, evidence_loop,
-                       gamma_from_eigenvalues, group_alpha_vector, log_evidence, prior_groups,
-                       reestimate)
+from .evidence import (ALPHA_RANGE, BETA_RANGE, Reestimate, effective_parameters,
+                       gamma_from_eigenvalues, log_evidence, reestimate)
+from .loop import DEFAULT_STARTS, EvidenceResult, evidence_loop
 from .laplace import LaplacePosterior, data_hessian, kappa, laplace
 
 __all__ = [
     "laplace", "LaplacePosterior", "data_hessian", "kappa",
     "evidence_loop", "EvidenceResult", "log_evidence", "reestimate", "effective_parameters",
-    "gamma_from_eigenvalues", "prior_groups", "group_alpha_vector", "ALPHA_RANGE", "BETA_RANGE",
+    "Reestimate", "gamma_from_eigenvalues", "DEFAULT_STARTS", "ALPHA_RANGE", "BETA_RANGE",
     "compare_hidden_units", "ModelComparison",
 ]
+
+
+_REPLACED = {
+    "prior_groups": "prmlnet.priors.gaussian_prior(net, grouping).groups",
+    "group_alpha_vector": "prmlnet.priors.gaussian_prior(net, grouping, alpha).alpha_vector "
+                          "(or GaussianPrior(groups, alpha, W).alpha_vector)",
+}
+
+
+def __getattr__(name):
+    if name in _REPLACED:
+        raise AttributeError(f"prmlnet.bayes.{name} was replaced by the one prior object: use "
+                             f"{_REPLACED[name]}")
+    raise AttributeError(f"module 'prmlnet.bayes' has no attribute {name!r}")

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..network import Network
-from .evidence import EvidenceResult, evidence_loop
+from .loop import EvidenceResult, evidence_loop
 from .._rng import as_rng
 
 __all__ = ["compare_hidden_units", "ModelComparison"]
@@ -34,8 +34,9 @@ __all__ = ["compare_hidden_units", "ModelComparison"]
 class ModelComparison(NamedTuple):
     """Evidence of each network size and restart.
 
-    ``log_evidence``, ``train_error`` (E_D) and ``gamma`` are (n_sizes, n_restarts);
-    ``best`` holds, per size, the restart with the largest evidence.
+    ``log_evidence`` (each run's :attr:`~prmlnet.bayes.EvidenceResult.log_evidence_compared`),
+    ``train_error`` (E_D) and ``gamma`` are (n_sizes, n_restarts); ``best`` holds, per
+    size, the restart with the largest evidence.
     """
 
     hidden_units: np.ndarray
@@ -101,8 +102,8 @@ def compare_hidden_units(X, T, hidden_units, *, n_restarts=3, hidden="tanh", out
         top: EvidenceResult | None = None
         for r in range(n_restarts):
             res = evidence_loop(net, X, T, rng=rng, **loop_options)
-            ev[i, r] = res.log_evidence + extra
-            err[i, r] = res.history["E_D"][-1]
+            ev[i, r] = res.log_evidence_compared + extra
+            err[i, r] = res.history["E_D"][res.iteration]
             gam[i, r] = res.gamma_total
             if top is None or ev[i, r] > ev[i, :r].max(initial=-np.inf):
                 top = res

@@ -2,12 +2,13 @@ r"""The Laplace approximation to the posterior over the weights (PRML §5.7.1, �
 
 At a mode :math:`\mathbf{w}_\text{MAP}` of the regularised error
 
-.. math:: E(\mathbf{w}) = \beta E_D(\mathbf{w}) + \tfrac12 \sum_i \alpha_i w_i^2
+.. math:: E(\mathbf{w}) = \beta E_D(\mathbf{w}) + \sum_k \frac{\alpha_k}{2} \|\mathbf{w}_k\|^2
 
-(:math:`E_D` summed over patterns; one α for all weights is the book's (5.165),
-one α per group of weights the consistent priors of §5.5.1) the posterior is
-approximated by the Gaussian :math:`\mathcal{N}(\mathbf{w} \mid \mathbf{w}_\text{MAP},
-\mathbf{A}^{-1})` with precision
+(:math:`E_D` summed over patterns; the prior is a
+:class:`~prmlnet.priors.GaussianPrior` — one α for all weights is the book's
+(5.165), one α per group of weights the consistent priors of §5.5.1 or ARD) the
+posterior is approximated by the Gaussian :math:`\mathcal{N}(\mathbf{w} \mid
+\mathbf{w}_\text{MAP}, \mathbf{A}^{-1})` with precision
 
 .. math:: \mathbf{A} = \beta\mathbf{H} + \operatorname{diag}(\boldsymbol\alpha)
           \qquad (= \alpha\mathbf{I} + \beta\mathbf{H}, \ (5.166))
@@ -17,25 +18,30 @@ where :math:`\mathbf{H}` is the Hessian of :math:`E_D` — exact by default
 which is positive semi-definite by construction. For the classifiers of §5.7.3
 the data term is the cross-entropy and there is no β (``beta=1``).
 
-**Negative eigenvalues.** At a true minimum of :math:`E_D` the Hessian is
-positive semi-definite, but a network trained to a finite tolerance, or stopped
-in a saddle region, can have negative eigenvalues of H. They are handled by the
-``negative`` policy, never silently:
+**Negative eigenvalues of H.** The MAP weights minimise :math:`\beta E_D + E_W`,
+not :math:`E_D`: at a true mode it is **A** that is positive semi-definite, and
+H itself may have eigenvalues down to about :math:`-\alpha/\beta` (directions
+along which the data error falls but the prior rises faster). Such eigenvalues
+are part of the Laplace approximation as the book writes it, so they are used
+as they are whenever A is positive definite. The ``negative`` policy says what
+happens otherwise:
 
-``"clip"`` (default)
-    H is replaced by its nearest positive semi-definite matrix
-    :math:`\mathbf{U}\max(\boldsymbol\Lambda, 0)\mathbf{U}^\mathrm{T}` (the
-    eigenvalues below zero are set to zero, as Netlab does): a direction of
-    negative data curvature is treated as one the data do not determine, so the
-    prior alone sets its width and it contributes nothing to γ (5.179). This keeps
-    :math:`0 \le \gamma \le W` and A positive definite whenever every α > 0.
+``"auto"`` (default)
+    A = βH + diag(α) as computed whenever it is positive definite; only when it
+    is not (the weights are not at a minimum of the regularised error: a saddle
+    point, or training stopped early) H is replaced by its nearest positive
+    semi-definite matrix :math:`\mathbf{U}\max(\boldsymbol\Lambda, 0)\mathbf{U}^\mathrm{T}`,
+    and :attr:`LaplacePosterior.clipped` says so.
+``"clip"``
+    Always clip (what Netlab does): every direction of negative data curvature
+    is treated as one the data do not determine, so the prior alone sets its
+    width and it contributes nothing to γ (5.179). At a true mode this moves the
+    log evidence and narrows the error bars; it is kept for comparison.
 ``"keep"``
-    H is used as computed, the book's formulas literally; A must still be
-    positive definite.
+    H as computed, always; a ``ValueError`` if A is not positive definite.
 
-Either way :attr:`LaplacePosterior.n_negative` reports how many eigenvalues were
+:attr:`LaplacePosterior.n_negative` reports how many eigenvalues of H were
 significantly negative and :attr:`LaplacePosterior.eigenvalues` holds them all.
-If A is not positive definite a ``ValueError`` says what to do.
 
 All solves use the Cholesky factor :math:`\mathbf{A} = \mathbf{L}\mathbf{L}^\mathrm{T}`;
 no inverse is formed except on request (:meth:`LaplacePosterior.covariance`).
@@ -50,11 +56,12 @@ from scipy import linalg, special
 
 from .._rng import as_rng
 from ..hessian._memory import PEAK_COPIES, WORKSPACE_BYTES, check_matrix_memory
+from ..priors import GaussianPrior, as_prior
 
 __all__ = ["LaplacePosterior", "laplace", "data_hessian", "kappa", "HESSIANS", "NEGATIVE"]
 
 HESSIANS = ("exact", "outer_product")
-NEGATIVE = ("clip", "keep")
+NEGATIVE = ("auto", "clip", "keep")
 
 # Rows of an (n, W) block handled at once in the predictive solves (bounded memory).
 _BLOCK_FLOATS = 2_000_000
@@ -87,30 +94,6 @@ def data_hessian(net, w, X, T, hessian="exact"):
     return (_h.exact if hessian == "exact" else _h.outer_product)(net, w, X, T)
 
 
-def _alpha_vector(net, alpha):
-    """α per weight, shape (W,), from a float, a (W,) array or {group: α} over
-    ``net.weight_groups()`` (groups not named get α = 0)."""
-    W = net.n_weights
-    if isinstance(alpha, dict):
-        groups = net.weight_groups()
-        unknown = sorted(set(alpha) - set(groups))
-        if unknown:
-            raise ValueError(f"unknown weight groups {unknown}; this network has {sorted(groups)}")
-        vec = np.zeros(W)
-        for name, a in alpha.items():
-            vec[groups[name]] = a
-    else:
-        vec = np.asarray(alpha, dtype=float)
-        if vec.ndim == 0:
-            vec = np.full(W, float(vec))
-        elif vec.shape != (W,):
-            raise ValueError(f"alpha must be a float, a dict of group values or an array of "
-                             f"length W = {W}; got shape {vec.shape}")
-    if not np.all(np.isfinite(vec)) or np.any(vec < 0):
-        raise ValueError("alpha must be finite and >= 0 (a prior precision)")
-    return vec
-
-
 @dataclass(frozen=True, eq=False)
 class LaplacePosterior:
     r"""The Gaussian :math:`\mathcal{N}(\mathbf{w}_\text{MAP}, \mathbf{A}^{-1})` over the weights.
@@ -122,32 +105,43 @@ class LaplacePosterior:
     net : Network
     w : ndarray (W,)
         :math:`\mathbf{w}_\text{MAP}`.
-    alpha : ndarray (W,)
-        The prior precision of each weight.
+    prior : GaussianPrior
+        The prior the mode was found for (its groups and precisions α_k).
     beta : float
         The noise precision (1 for classification).
     H : ndarray (W, W) or None
         The data Hessian as used in A (after the ``negative`` policy); None
         for a posterior rebuilt from a model file (only L is stored).
     eigenvalues : ndarray (W,)
-        Eigenvalues of the data Hessian as computed, ascending (before clipping).
+        Eigenvalues of the data Hessian as computed, ascending (before any clipping).
     n_negative : int
         How many of them were negative beyond rounding.
     chol : ndarray (W, W)
         Lower Cholesky factor L of A.
+    hessian, negative : str
+        How H was computed and the negative-eigenvalue policy asked for.
+    clipped : bool
+        Whether H's negative eigenvalues were set to zero in A (always with
+        ``negative="clip"``; with ``"auto"`` only when A was not positive definite).
     """
 
     net: object
     w: np.ndarray
-    alpha: np.ndarray
+    prior: GaussianPrior
     beta: float
     H: np.ndarray
     eigenvalues: np.ndarray
     n_negative: int
     chol: np.ndarray
     hessian: str = "exact"
-    negative: str = "clip"
+    negative: str = "auto"
+    clipped: bool = False
     _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def alpha(self) -> np.ndarray:
+        """The prior precision of each weight, (W,) (``prior.alpha_vector``)."""
+        return self.prior.alpha_vector
 
     @property
     def n_weights(self) -> int:
@@ -324,28 +318,29 @@ class LaplacePosterior:
         return special.softmax(m, axis=1)
 
 
-def laplace(net, w, X, T, alpha, beta=1.0, *, hessian="exact", negative="clip", H=None):
+def laplace(net, w, X, T, prior, beta=1.0, *, hessian="exact", negative="auto", H=None):
     r"""The Laplace approximation to the posterior at a mode ``w`` (§5.7.1, §5.7.3).
 
     Parameters
     ----------
     net : Network
     w : ndarray (W,)
-        The mode :math:`\mathbf{w}_\text{MAP}` of :math:`\beta E_D + \frac12\sum_i\alpha_i w_i^2`
+        The mode :math:`\mathbf{w}_\text{MAP}` of :math:`\beta E_D + E_W`
         (train it first, e.g. with :func:`prmlnet.bayes.evidence_loop`).
     X, T : ndarray (N, D), (N, K)
         The training data.
-    alpha : float, ndarray (W,) or dict
-        Prior precision: one for all weights, one per weight, or ``{group: α}`` over
-        ``net.weight_groups()`` (groups not named are unpenalised).
+    prior : GaussianPrior, float or dict
+        The prior over the weights (:mod:`prmlnet.priors`); a float α for every
+        weight and bias, or ``{group: α}`` over ``net.weight_groups()`` (groups
+        not named unpenalised), is shorthand (:func:`prmlnet.priors.as_prior`).
     beta : float
         Noise precision of a regression network; 1 for classification (5.7.3 has no β).
     hessian : {"exact", "outer_product"}
         How to compute the data Hessian H.
-    negative : {"clip", "keep"}
+    negative : {"auto", "clip", "keep"}
         What to do with negative eigenvalues of H; see the module docstring.
     H : ndarray (W, W), optional
-        A precomputed data Hessian (skips its computation).
+        A precomputed data Hessian, as computed (skips its computation).
 
     Returns
     -------
@@ -354,7 +349,8 @@ def laplace(net, w, X, T, alpha, beta=1.0, *, hessian="exact", negative="clip", 
     Raises
     ------
     ValueError
-        If A = βH + diag(α) is not positive definite, saying what to do.
+        If A = βH + diag(α) is not positive definite under ``negative="keep"``
+        (or, with a prior that leaves weights unpenalised, even after clipping).
     """
     if negative not in NEGATIVE:
         raise ValueError(f"negative must be one of {NEGATIVE}; got {negative!r}")
@@ -364,7 +360,8 @@ def laplace(net, w, X, T, alpha, beta=1.0, *, hessian="exact", negative="clip", 
     if not (np.isfinite(beta) and beta > 0):
         raise ValueError(f"beta must be a finite positive noise precision; got {beta}")
     w, X, T = net.check_data(w, X, T)
-    alpha = _alpha_vector(net, alpha)
+    prior = gaussian_of(net, prior)
+    alpha = prior.alpha_vector
     W = net.n_weights
     # H, its eigenvectors and A at once: refuse before any work what would not fit
     check_matrix_memory(W, 8, PEAK_COPIES["laplace"], "the Laplace posterior",
@@ -378,28 +375,60 @@ def laplace(net, w, X, T, alpha, beta=1.0, *, hessian="exact", negative="clip", 
     if not np.all(np.isfinite(H)):
         raise ValueError("the data Hessian holds NaN or infinite values; check the weights "
                          "and the data (a diverged training run?)")
-    H = 0.5 * (H + H.T)                                   # exact symmetry before eigh
+    H = H + H.T                                           # exact symmetry before eigh
+    H *= 0.5
+    U = None
     if negative == "clip":
         lam, U = linalg.eigh(H, driver="evd", check_finite=False)   # divide and conquer
     else:
         lam = linalg.eigvalsh(H, check_finite=False)
     tiny = W * np.finfo(float).eps * max(1.0, float(np.max(np.abs(lam))))
     n_negative = int(np.sum(lam < -tiny))
-    if negative == "clip" and lam[0] < 0:
-        H = (U * np.maximum(lam, 0.0)) @ U.T              # nearest PSD matrix
-        H = 0.5 * (H + H.T)
-    A = beta * H
-    A[np.diag_indices_from(A)] += alpha                   # A = βH + diag(α)   (5.166)
-    try:
-        L = linalg.cholesky(A, lower=True, check_finite=False)
-    except linalg.LinAlgError:
+    clipped = False
+    L = None if negative == "clip" and lam[0] < 0 else _cholesky(H, beta, alpha)
+    if L is None and negative != "keep":                  # clip: nearest PSD matrix
+        if U is None:
+            lam, U = linalg.eigh(H, driver="evd", check_finite=False)
+        if lam[0] < 0:
+            H = (U * np.maximum(lam, 0.0)) @ U.T
+            H = 0.5 * (H + H.T)
+            clipped = True
+            L = _cholesky(H, beta, alpha)
+    if L is None:
+        A = beta * H
+        A[np.diag_indices_from(A)] += alpha                   # A = βH + diag(α)   (5.166)
         smallest = float(linalg.eigvalsh(A, subset_by_index=[0, 0])[0])
+        advice = ("train w to a minimum of beta*E_D + E_W (at a minimum A is positive "
+                  "semi-definite), or use negative='auto'" if negative == "keep" else
+                  "give every weight group a positive alpha, or use hessian='outer_product'")
         raise ValueError(
             f"A = beta*H + diag(alpha) is not positive definite (smallest eigenvalue "
-            f"{smallest:.3g}; H has {n_negative} negative eigenvalues): train w closer to a "
-            "minimum, give every weight group a positive alpha, or use negative='clip' / "
-            "hessian='outer_product'"
-        ) from None
-    return LaplacePosterior(net=net, w=w.astype(float), alpha=alpha, beta=beta, H=H,
+            f"{smallest:.3g}; H has {n_negative} negative eigenvalues): {advice}") from None
+    return LaplacePosterior(net=net, w=w.astype(float), prior=prior, beta=beta, H=H,
                             eigenvalues=lam, n_negative=n_negative, chol=L,
-                            hessian=hessian, negative=negative)
+                            hessian=hessian, negative=negative, clipped=clipped)
+
+
+def _cholesky(H, beta, alpha):
+    """Lower Cholesky factor of A = βH + diag(α) (5.166), or None if A is not positive definite."""
+    A = beta * H
+    A[np.diag_indices_from(A)] += alpha
+    try:
+        return linalg.cholesky(A, lower=True, overwrite_a=True, check_finite=False)
+    except linalg.LinAlgError:
+        return None
+
+
+def gaussian_of(net, prior):
+    """``prior`` as a :class:`~prmlnet.priors.GaussianPrior` over ``net``'s weights
+    (shorthand through :func:`~prmlnet.priors.as_prior`; None or 0: no prior at all)."""
+    if isinstance(prior, np.ndarray) and prior.ndim:
+        raise ValueError("alpha must be a float, a dict {group: alpha} or a GaussianPrior "
+                         "(build per-weight groups with prmlnet.priors.GaussianPrior)")
+    p = as_prior(net, prior)
+    if p is None:
+        return GaussianPrior({}, 0.0, net.n_weights)
+    if not isinstance(p, GaussianPrior):
+        raise ValueError(f"the Laplace approximation here needs a Gaussian prior; got "
+                         f"{type(p).__name__}")
+    return p

@@ -8,7 +8,20 @@ import click
 import numpy as np
 
 from ..activations import ACTIVATIONS
+from ..priors import GROUPINGS
 from ._common import DeferSigint, TASKS, choose_task, hidden_sizes, methods, progress_callback
+
+
+def _image_shape(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        shape = tuple(int(v) for v in value.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) not in (2, 3) or min(shape) < 1:
+        raise click.BadParameter(f"expected HxW or CxHxW like 8x8; got {value!r}")
+    return shape
 
 
 @click.command()
@@ -29,7 +42,14 @@ from ._common import DeferSigint, TASKS, choose_task, hidden_sizes, methods, pro
 @click.option("--activation", type=click.Choice(sorted(ACTIVATIONS)), default="tanh",
               show_default=True, help="Hidden-unit activation.")
 @click.option("--alpha", type=click.FloatRange(min=0), default=0.01, show_default=True,
-              help="Weight decay α on (α/2)wᵀw, not divided by the number of samples.")
+              help="Weight decay α on (α/2)wᵀw, not divided by the number of samples "
+                   "(with --weight-prior mixture: λ of the mixture, and the biases' α).")
+@click.option("--weight-prior", type=click.Choice(["gaussian", "mixture"]), default="gaussian",
+              show_default=True,
+              help="gaussian: weight decay. mixture: soft weight sharing (PRML 5.5.7), a "
+                   "mixture of Gaussians over the weights learned with them.")
+@click.option("--prior-components", type=click.IntRange(1), default=3, show_default=True,
+              help="With --weight-prior mixture: the mixture's components.")
 @click.option("--method", type=click.Choice(methods()), default="scg", show_default=True)
 @click.option("--max-iter", type=click.IntRange(1), default=200, show_default=True,
               help="Iterations (epochs for online methods).")
@@ -45,15 +65,35 @@ from ._common import DeferSigint, TASKS, choose_task, hidden_sizes, methods, pro
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
 @click.option("--bayes", is_flag=True,
               help="Bayesian network (PRML 5.7): alpha (and beta) by the evidence framework, "
-                   "--alpha is the starting value; predict then gives error bars (regression) "
-                   "or moderated probabilities (classification).")
-@click.option("--prior", type=click.Choice(["single", "layers", "ard"]), default="single",
+                   "--alpha is the starting value (default: the best of runs from 0.01, 1 "
+                   "and 100); predict then gives error bars (regression) or moderated "
+                   "probabilities (classification).")
+@click.option("--prior", type=click.Choice(GROUPINGS), default="single",
               show_default=True, help="With --bayes: one alpha, one per layer, or one per "
                                       "input (automatic relevance determination).")
 @click.option("--n-outer", type=click.IntRange(1), default=20, show_default=True,
               help="With --bayes: most re-estimations of alpha and beta.")
-def fit(train, targets, ignored, task, components, hidden, activation, alpha, method, max_iter,
-        tol, early_stopping, no_standardize, seed, out, quiet, bayes, prior, n_outer):
+@click.option("--image-shape", default=None, callback=_image_shape,
+              help="The input columns are the pixels of an image, row-major: HxW or CxHxW.")
+@click.option("--invariance", "invariances", multiple=True,
+              type=click.Choice(["translate", "translate_x", "translate_y", "rotate", "scale",
+                                 "thicken"]),
+              help="A transformation for tangent propagation (PRML 5.5.4); repeatable.")
+@click.option("--tangent-prop", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Strength λ of tangent propagation (needs --image-shape, --invariance).")
+@click.option("--tikhonov", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Strength λ of the Tikhonov regularizer ½Σ‖∇ₓy‖² (PRML 5.5.5).")
+@click.option("--augment", multiple=True, type=click.Choice(["affine", "elastic", "noise"]),
+              help="Train on transformed copies (PRML 5.5.3): small random affine moves, "
+                   "elastic warps (need --image-shape) or input noise; repeatable.")
+@click.option("--layers", "conv_layers", default=None, metavar="SPEC",
+              help="A convolutional classifier (PRML 5.5.6) with these hidden layers instead "
+                   "of --hidden, e.g. conv:6x3x3-sub-dense:30, on images of --image-shape "
+                   "[default: square].")
+def fit(train, targets, ignored, task, components, hidden, activation, alpha, weight_prior,
+        prior_components, method, max_iter, tol, early_stopping, no_standardize, seed, out,
+        quiet, bayes, prior, n_outer, image_shape, invariances, tangent_prop, tikhonov, augment,
+        conv_layers):
     """Train a network on a CSV file with a header (or a .npz of columns).
 
     Every column except the targets (and --ignore'd ones) is an input. Inputs are standardised (the
@@ -95,6 +135,18 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, me
 
     if bayes and task == "density":
         raise click.UsageError("--bayes does not go with --task density")
+    if weight_prior == "mixture" and (bayes or task == "density"):
+        raise click.UsageError("--weight-prior mixture goes with plain networks, not with "
+                               + ("--bayes (the evidence framework needs a Gaussian prior)"
+                                  if bayes else "--task density"))
+    if weight_prior == "mixture" and method == "newton":
+        raise click.UsageError("--weight-prior mixture does not go with --method newton (no "
+                               "H·v for the mixture's parameters); use bfgs, lbfgs, scg or cg")
+    invariance = dict(image_shape=image_shape, invariances=invariances,
+                      tangent_prop=tangent_prop, tikhonov=tikhonov, augment=augment or None)
+    if (bayes or task == "density") and (invariances or tangent_prop or tikhonov or augment):
+        raise click.UsageError("the invariance options go with plain networks only, not with "
+                               "--bayes or --task density")
     if task == "density":
         cls = MDNRegressor
         est = cls(n_components=components, hidden_layer_sizes=hidden, activation=activation,
@@ -102,20 +154,33 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, me
                   early_stopping=early_stopping, standardize=not no_standardize,
                   random_state=seed)
         bar_length = max_iter
+    elif conv_layers:
+        if task != "classification" or bayes:
+            raise click.UsageError("--layers builds a (non-Bayesian) classifier; use it with "
+                                   "a class target")
+        from ..estimators import ConvNetClassifier as cls
+        shape = image_shape if image_shape is None or len(image_shape) == 3 else (1, *image_shape)
+        est = cls(layers=conv_layers, image_shape=shape, activation=activation, alpha=alpha,
+                  weight_prior=weight_prior, n_prior_components=prior_components,
+                  method=method, max_iter=max_iter, tol=tol, early_stopping=early_stopping,
+                  standardize=not no_standardize, random_state=seed)
+        bar_length = max_iter
     elif bayes:
         est, cls, method, bar_length = _bayes_estimator(task, hidden, activation, alpha, method,
                                                         max_iter, tol, early_stopping,
                                                         no_standardize, seed, prior, n_outer)
     else:
         cls = MLPClassifier if task == "classification" else MLPRegressor
-        est = cls(hidden_layer_sizes=hidden, activation=activation, alpha=alpha, method=method,
-                  max_iter=max_iter, tol=tol, early_stopping=early_stopping,
-                  standardize=not no_standardize, random_state=seed)
+        est = cls(hidden_layer_sizes=hidden, activation=activation, alpha=alpha,
+                  weight_prior=weight_prior, n_prior_components=prior_components,
+                  method=method, max_iter=max_iter, tol=tol, early_stopping=early_stopping,
+                  standardize=not no_standardize, random_state=seed,
+                  **invariance)
         bar_length = max_iter
     if not quiet:
         click.echo(f"task: {task}" + (f" ({why}; use --task to override)" if why else ""),
                    err=True)
-        click.echo(f"training {cls.__name__} (hidden layers {list(hidden)}) with {method} "
+        click.echo(f"training {cls.__name__} (hidden layers {conv_layers or list(hidden)}) with {method} "
                    f"on {X.shape[0]} rows × {X.shape[1]} inputs", err=True)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -160,6 +225,11 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, me
                    f"{tr['n_iter']} iterations ({status}), {seconds:.2f} s", err=True)
         if bayes:
             _bayes_summary(est)
+        if getattr(est, "mixture_", None) is not None:
+            m = est.mixture_
+            click.echo("  weight mixture: " + ", ".join(
+                f"π {p:.3g} μ {mu:.3g} σ {sd:.3g}" for p, mu, sd in zip(m.pi, m.mu, m.sigma)),
+                err=True)
         if task == "classification":
             click.echo(f"  training accuracy {est.score(X, y):.4f}", err=True)
         elif task == "density":
@@ -188,7 +258,10 @@ def _bayes_estimator(task, hidden, activation, alpha, method, max_iter, tol, ear
                                "framework sets the regularisation without a validation set")
     if alpha <= 0:
         raise click.UsageError("--bayes needs a starting --alpha > 0 (e.g. 0.01)")
-    src = click.get_current_context().get_parameter_source("method")
+    ctx = click.get_current_context()
+    if ctx.get_parameter_source("alpha") == click.core.ParameterSource.DEFAULT:
+        alpha = None                 # the evidence loop's default starts
+    src = ctx.get_parameter_source("method")
     if src == click.core.ParameterSource.DEFAULT:
         method = "auto"              # MAP trainings: BFGS up to 500 weights, L-BFGS above
     elif method in ONLINE_METHODS:

@@ -10,8 +10,11 @@ only what differs:
                                the network, setting label attributes
                                (``classes_``) on the first fit
 ``_output_model(T)``           ``(output model or name, number of outputs)``
+``_build_network(D, output, K)``  the network (default: dense ``hidden_layer_sizes``)
 ``_initial_weights(T)``        starting weights (default: ``net_.init_weights``)
-``_make_objective(net, X, T)`` the objective (default: weight decay α, β = 1)
+``_make_objective(net, X, T)`` the objective (default: weight decay α, β = 1; with
+                               ``weight_prior="mixture"`` α on the biases only, the
+                               soft-weight-sharing mixture joined in :meth:`_trained`)
 ``_after_fit(X, T)``           anything to compute at the trained weights
 ``_extra_state()``             ``(arrays, meta)`` to store in a model file
 ``_restore_state(arrays, meta)``  the reverse
@@ -38,6 +41,10 @@ Conventions
   same objective, so the same ``alpha`` gives the same minimum (except that
   here α also applies to the biases). ``loss_curve_`` and ``loss_`` are values
   of this summed E.
+* **Dask arrays.** ``fit`` on dask arrays runs the batch methods on a
+  :class:`~prmlnet.distributed.DistributedObjective`, with the targets, the
+  standardisation and early stopping computed on the cluster too
+  (:mod:`prmlnet.estimators._dask`); online methods are refused there.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import modelfile
 from ..network import Network
+from . import _dask, _invariance, _weight_prior
 from ._files import KINDS, _json_params, from_model_file, load
 
 __all__ = ["BaseMLP", "ONLINE_METHODS", "batch_methods", "column_scales", "from_model_file",
@@ -118,6 +126,14 @@ class BaseMLP(BaseEstimator):
     the signature) and call ``super().__init__`` or set the same attributes.
     """
 
+    # Estimators without these parameters (MDN, Bayesian) keep the Gaussian prior.
+    weight_prior = "gaussian"
+    n_prior_components = 3
+    # ... and no invariances (§5.5.3-5.5.5; see _invariance.py)
+    image_shape, invariances, augment = None, (), None
+    tangent_prop = tikhonov = 0.0
+    n_augment = 5
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith("_"):
@@ -149,13 +165,29 @@ class BaseMLP(BaseEstimator):
     def _output_model(self, T):
         raise NotImplementedError
 
+    def _build_network(self, n_features, output, n_out):
+        """The network of a fresh fit: dense layers of ``hidden_layer_sizes``."""
+        return Network((n_features, *self._hidden_sizes(), n_out), hidden=self.activation,
+                       output=output)
+
     def _initial_weights(self, T):
         """Starting weights of a fresh fit (``net_`` and ``_rng_`` are set)."""
         return self.net_.init_weights(self._rng_)
 
     def _make_objective(self, net, X, T):
+        from ..priors import as_prior
+        prior = (_weight_prior.bias_prior(net, self.alpha) if self.weight_prior == "mixture"
+                 else as_prior(net, self.alpha))
+        if _dask.is_dask(X):                  # partitions on a Dask cluster (prmlnet.distributed)
+            from ..distributed import DistributedObjective
+            return DistributedObjective(net, X, T, prior=prior)
         from ..objective import Objective
-        return Objective(net, X, T, alpha=self.alpha)
+        return Objective(net, X, T, prior=prior, terms=_invariance.terms(self, net, X))
+
+    def _trained(self, obj, w0):
+        """``(fun, x0)``: the objective over what is trained and its start (see
+        :func:`._weight_prior.trained`)."""
+        return _weight_prior.trained(self, obj, w0)
 
     def _after_fit(self, X, T):
         pass
@@ -231,6 +263,8 @@ class BaseMLP(BaseEstimator):
         if not (_is_number(self.learning_rate) and self.learning_rate > 0
                 and math.isfinite(self.learning_rate)):
             raise ValueError(f"learning_rate must be a number > 0; got {self.learning_rate!r}")
+        _weight_prior.check(self)
+        _invariance.check_params(self)
 
     def _training_bytes(self, net, n_samples):
         """Bytes that training ``net`` needs at most: the weight-sized vectors of the
@@ -261,10 +295,16 @@ class BaseMLP(BaseEstimator):
     # -- standardisation ----------------------------------------------------------
     def _set_standardisation(self, X):
         if self.standardize:
-            self.x_mean_, self.x_scale_ = column_scales(X, "input")
+            if _dask.is_dask(X):              # the statistics are summed on the cluster
+                mean, scale = _dask.column_stats(X)
+                scale[~(scale > 1e-12 * np.abs(mean))] = 1.0
+            else:
+                mean, scale = column_scales(X, "input")
+            self.x_mean_, self.x_scale_ = mean, scale
         else:
             self.x_mean_ = self.x_scale_ = None
-            _warn_unscaled(X, type(self).__name__)
+            if not _dask.is_dask(X):
+                _warn_unscaled(X, type(self).__name__)
 
     def _gtol(self, T):
         """The gradient tolerance for the optimizer (``tol``; regressors scale it)."""
@@ -288,6 +328,9 @@ class BaseMLP(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Or a dask array (dask DataFrame): the batch methods then run on the
+            Dask cluster, without bringing the data to this process (see
+            :mod:`prmlnet.estimators._dask`); y must then be a dask collection too.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         callback : callable, optional
             Called once per iteration (epoch for online methods) with the
@@ -301,6 +344,8 @@ class BaseMLP(BaseEstimator):
         return self._fit(X, y, incremental=False, callback=callback)
 
     def _validate(self, X, y, reset):
+        if _dask.is_dask(X, y):
+            return _dask.validate(self, X, y, reset)
         X, y = validate_data(self, X, y, reset=reset, multi_output=True,
                              y_numeric=self._y_numeric, dtype=np.float64)
         return X, y
@@ -311,12 +356,16 @@ class BaseMLP(BaseEstimator):
         self._check_params()
         first = not (incremental and hasattr(self, "w_"))
         X, y = self._validate(X, y, reset=first)
-        T = self._encode_targets(y, first, classes)
+        _invariance.check_features(self, X.shape[1])
+        if _dask.is_dask(X, y) and _invariance.active(self):
+            raise ValueError("the invariance parameters (tangent_prop, tikhonov, augment) do not "
+                             "go with dask arrays yet; pass NumPy arrays")
+        T = (_dask.encode_targets(self, y, first, classes) if _dask.is_dask(y)
+             else self._encode_targets(y, first, classes))
         if first:
             self._set_standardisation(X)
             output, n_out = self._output_model(T)
-            net = Network((X.shape[1], *self._hidden_sizes(), n_out),
-                          hidden=self.activation, output=output)
+            net = self._build_network(X.shape[1], output, n_out)
             self._check_memory(net, X.shape[0])         # before anything is allocated
             self.net_ = net
             self._rng_ = self._rng()
@@ -327,7 +376,9 @@ class BaseMLP(BaseEstimator):
         else:
             w0 = self.w_
         Xs = self._transform(X)
-        if not np.all(np.isfinite(Xs)):
+        if first:
+            self.__dict__.pop("mixture_", None)
+        if not _dask.is_dask(Xs) and not np.all(np.isfinite(Xs)):
             raise ValueError("the standardised inputs overflow (values too large for their "
                              "spread); rescale the input columns")
         t0 = time.perf_counter()
@@ -338,7 +389,7 @@ class BaseMLP(BaseEstimator):
         else:
             result = self._train_batch(w0, Xs, T, callback)
         seconds = time.perf_counter() - t0
-        self.w_ = np.ascontiguousarray(result.x, dtype=np.float64)
+        _weight_prior.take(self, result.x)
         self.result_ = result
         if incremental or result.history is None or len(result.history.fun) < 2:
             new = [float(result.fun)]
@@ -349,6 +400,8 @@ class BaseMLP(BaseEstimator):
         self.n_iter_ = max(self.n_iter_, 1)
         obj = self._make_objective(self.net_, Xs, T)
         self.loss_ = float(obj(self.w_)[0])
+        if getattr(self, "mixture_", None) is not None:
+            self.loss_ += float(self.mixture_.value_and_gradient(self.w_)[0])
         self.training_ = {
             "n_samples": int(X.shape[0]), "n_features": int(X.shape[1]),
             "method": self.method, "n_iter": int(self.n_iter_), "error": self.loss_,
@@ -414,9 +467,11 @@ class BaseMLP(BaseEstimator):
             return X, T, cb, None
         from ..optim import EarlyStopping
         train, val = self._validation_split(X, T)
+        if _dask.is_dask(X):                  # the held-out error is summed on the cluster too
+            return _dask.with_early_stopping(self, X, T, train, val, cb)
         Xv, Tv = X[val], T[val]
-        net = self.net_
-        stopper = EarlyStopping(lambda w: net.error(w, Xv, Tv), patience=self.n_iter_no_change)
+        net, W = self.net_, self.net_.n_weights
+        stopper = EarlyStopping(lambda x: net.error(x[:W], Xv, Tv), patience=self.n_iter_no_change)
 
         def chained(info):
             return bool(stopper(info)) | bool(cb(info) if cb is not None else False)
@@ -432,7 +487,8 @@ class BaseMLP(BaseEstimator):
     def _train_batch(self, w0, X, T, callback):
         from ..optim import minimize
         X, T, cb, stopper = self._with_early_stopping(X, T, self._callbacks(callback))
-        obj = self._make_objective(self.net_, X, T)
+        X, T = _invariance.augmented(self, X, T, self._rng_)      # a fixed augmented set
+        obj, w0 = self._trained(self._make_objective(self.net_, X, T), w0)
         hvp = getattr(obj, "hvp", None) if self.method == "newton" else None
         kwargs = {"hvp": hvp} if hvp is not None else {}
         if self.method == "gd":
@@ -470,11 +526,12 @@ class BaseMLP(BaseEstimator):
             return user(info) if user is not None else False
 
         X, T, cb, stopper = self._with_early_stopping(X, T, cb)
-        obj = self._make_objective(self.net_, X, T)
+        obj, w0 = self._trained(self._make_objective(self.net_, X, T), w0)
         # each mini-batch carries the share |B|/N of the prior (Objective.minibatch)
         result = train_online(obj.minibatch, w0, X, T, self._online_pair(),
                               batch_size=min(self.batch_size, X.shape[0]),
-                              n_epochs=self.max_iter, rng=self._rng_, callback=cb)
+                              n_epochs=self.max_iter, rng=self._rng_, callback=cb,
+                              transform=_invariance.transform(self))
         if converged and result.status == Status.CALLBACK_STOP:
             result["status"], result["success"] = Status.CONVERGED, True
             result["message"] = "converged: ‖∇E‖∞ <= tol at the end of an epoch"
@@ -487,10 +544,12 @@ class BaseMLP(BaseEstimator):
         from ..optim.result import History, OptimizeResult
         method = self._online_pair()
         state = getattr(self, "_online_state_", None)
+        obj, w0 = self._trained(self._make_objective(self.net_, X, T), w0)
         w = np.array(w0, dtype=np.float64)
         if state is None:
             state = method.init(w)
-        fun = self._make_objective(self.net_, X, T).minibatch
+        fun = obj.minibatch
+        moved = _invariance.transform(self)
         N, B = X.shape[0], min(self.batch_size, X.shape[0])
         status, E_sum = Status.MAX_ITER, 0.0
         t0 = time.perf_counter()
@@ -498,7 +557,8 @@ class BaseMLP(BaseEstimator):
             order = self._rng_.permutation(N)
             for start in range(0, N, B):
                 idx = order[start:start + B]
-                E, g = fun(w, X[idx], T[idx])
+                Xb = X[idx] if moved is None else moved(X[idx], self._rng_)
+                E, g = fun(w, Xb, T[idx], rows=idx)
                 if not math.isfinite(E):
                     status = Status.NONFINITE
                     break
@@ -545,12 +605,16 @@ class BaseMLP(BaseEstimator):
         training["n_iter"] = int(self.n_iter_)
         arrays = dict(arrays)
         arrays["loss_curve"] = np.asarray(self.loss_curve_, dtype=np.float64)
+        arrays.update(_weight_prior.file_arrays(self))
         return modelfile.ModelFile(
             kind=type(self).__name__, network=self.net_, w=self.w_,
             x_mean=self.x_mean_, x_scale=self.x_scale_,
             classes=getattr(self, "classes_", None),
             params=_json_params(self.get_params(deep=False)),
             training=training, arrays=arrays, meta=meta)
+
+    def _restore_prior(self, arrays):
+        _weight_prior.restore(self, arrays)
 
     def save(self, path):
         """Write the fitted estimator to a model file (see :mod:`prmlnet.modelfile`)."""
@@ -565,3 +629,4 @@ class BaseMLP(BaseEstimator):
             raise ValueError(f"{path} holds a {type(est).__name__}, not a {cls.__name__}; "
                              "use prmlnet.estimators.load to read any model file")
         return est
+

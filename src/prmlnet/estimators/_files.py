@@ -63,8 +63,9 @@ def _rebuild(cls, mf):
     params = dict(mf.params)
     valid = cls._get_param_names()
     params = {k: v for k, v in params.items() if k in valid}
-    if isinstance(params.get("hidden_layer_sizes"), list):
-        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    for key in ("hidden_layer_sizes", "image_shape", "invariances", "augment"):
+        if isinstance(params.get(key), list):              # JSON has no tuples
+            params[key] = tuple(params[key])
     est = cls(**params)
     est._check_params()
     est.net_ = mf.network
@@ -84,6 +85,7 @@ def _rebuild(cls, mf):
     est.loss_curve_ = [float(v) for v in arrays.pop("loss_curve", [])]
     est.result_ = None
     est._rng_ = est._rng()
+    est._restore_prior(arrays)
     est._restore_state(arrays, mf.meta)
     return est
 

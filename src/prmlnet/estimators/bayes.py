@@ -29,16 +29,17 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..bayes import LaplacePosterior, evidence_loop, group_alpha_vector, prior_groups
-from ..bayes.evidence import PRIORS, _Regularised
+from ..bayes import LaplacePosterior, evidence_loop
+from ..bayes.loop import DEFAULT_STARTS
 from ..bayes.laplace import HESSIANS, NEGATIVE, kappa
+from ..priors import GROUPINGS, gaussian_prior
 from ._base import _is_int, _is_number
 from .mlp import MLPClassifier, MLPRegressor
 
 __all__ = ["BayesianMLPRegressor", "BayesianMLPClassifier"]
 
-_POSTERIOR_FIELDS = ("w", "alpha", "beta", "H", "eigenvalues", "n_negative", "chol", "hessian",
-                     "negative")
+_POSTERIOR_FIELDS = ("w", "prior", "beta", "H", "eigenvalues", "n_negative", "chol", "hessian",
+                     "negative", "clipped")
 
 _BAYES_PARAMS_DOC = r"""
     Parameters
@@ -50,12 +51,20 @@ _BAYES_PARAMS_DOC = r"""
         (5.162); one per layer's weights and biases (the consistent priors of
         §5.5.1); or one per input for automatic relevance determination
         (``alpha_["x1"]``, ... — a large α marks an irrelevant input).
-    alpha : float, default 0.01
-        Initial α of every group (re-estimated by the evidence loop).
+    alpha : float or None, default None
+        Initial α of every group (re-estimated by the evidence loop). None: run
+        the loop from each of ``prmlnet.bayes.DEFAULT_STARTS`` (0.01, 1, 100) and
+        keep the run with the largest log evidence — the re-estimation is a
+        fixed-point iteration with several fixed points (an over-fitted one, the
+        trivial w = 0 and the useful one between), and one start can miss the
+        best; a float runs from that start alone (three times faster).
     beta : float or None, default None
         Initial β (regression only); None: the inverse variance of the targets.
     n_outer : int, default 20
-        Most re-estimations of α and β.
+        Most re-estimations of α and β (each followed by a MAP training).
+    n_inner : int, default 1
+        Re-estimation steps at fixed weights between MAP trainings (Netlab's
+        inner loop; see :func:`prmlnet.bayes.evidence_loop`).
     evidence_tol : float, default 1e-3
         Stop when every α and β changes by a relative amount below this.
     method : str, default "auto"
@@ -67,9 +76,14 @@ _BAYES_PARAMS_DOC = r"""
         Gradient tolerance of each MAP training (E summed over patterns).
     hessian : {"exact", "outer_product"}, default "exact"
         The data Hessian in A = βH + diag(α).
-    negative : {"clip", "keep"}, default "clip"
-        Negative eigenvalues of H (away from a minimum) set to zero, or kept
-        (then A must be positive definite); see :mod:`prmlnet.bayes.laplace`.
+    negative : {"auto", "clip", "keep"}, default "auto"
+        Negative eigenvalues of H: used as they are when A is positive definite
+        and clipped to zero only where it is not (``"auto"``), always clipped
+        (Netlab's ``"clip"``), or always kept; see :mod:`prmlnet.bayes.laplace`.
+    weights_init : array of shape (n_weights,) or None, default None
+        Starting weights of the first MAP training (the network's flat layout,
+        :attr:`prmlnet.Network.n_weights` long, in the standardised input space
+        when ``standardize``); None: random (``random_state``).
     standardize : bool, default False
         Standardise the inputs (never the targets).
     random_state : int, RandomState or None, default None
@@ -81,20 +95,26 @@ _BAYES_PARAMS_DOC = r"""
     net_, w_ : the network and w_MAP
     alpha_ : float or dict
         Final α (a float for ``prior="single"``, else ``{group: α}``).
+    prior_ : prmlnet.priors.GaussianPrior
+        The fitted prior (groups and final precisions).
     beta_ : float
         Final β (1.0 for classifiers: there is no β).
     gamma_ : float
-        The effective number of well-determined parameters (5.179).
+        The effective number of well-determined parameters (5.179) at the final
+        (w, α, β); α, β, γ, the log evidence and the posterior all refer to the
+        same hyperparameters.
     gamma_groups_ : dict
         γ of each prior group (trace formula).
     log_evidence_ : float
         ln p(D | α, β) at the final hyperparameters (5.175, 5.183).
     history_ : dict of arrays
-        One row per outer iteration: ``alpha`` (n, G), ``gamma`` (n, G), ``beta``,
-        ``log_evidence``, ``E_D``, ``E_W``, ``n_negative``, ``nit``.
+        One row per MAP training (see :class:`prmlnet.bayes.EvidenceResult`).
+    evidence_notes_ : list of str
+        What the evidence loop reported beyond the numbers (clipped eigenvalues,
+        the starts it compared, an evidence that peaked early).
     posterior_ : prmlnet.bayes.LaplacePosterior
     n_iter_ : int
-        Re-estimations done.
+        Re-estimations done in the run kept.
     converged_ : bool
 """
 
@@ -106,15 +126,16 @@ class _BayesMixin:
         from ._base import batch_methods
 
         self._check_architecture()
-        if self.prior not in PRIORS:
-            raise ValueError(f"prior must be one of {PRIORS}; got {self.prior!r}")
-        if not (_is_number(self.alpha) and math.isfinite(self.alpha) and self.alpha > 0):
-            raise ValueError(f"alpha (the initial prior precision) must be a number > 0; "
-                             f"got {self.alpha!r}")
+        if self.prior not in GROUPINGS:
+            raise ValueError(f"prior must be one of {GROUPINGS}; got {self.prior!r}")
+        if self.alpha is not None and not (
+                _is_number(self.alpha) and math.isfinite(self.alpha) and self.alpha > 0):
+            raise ValueError(f"alpha (the initial prior precision) must be None or a number "
+                             f"> 0; got {self.alpha!r}")
         if self.beta is not None and not (_is_number(self.beta) and math.isfinite(self.beta)
                                           and self.beta > 0):
             raise ValueError(f"beta must be None or a number > 0; got {self.beta!r}")
-        for name in ("n_outer", "max_iter"):
+        for name in ("n_outer", "n_inner", "max_iter"):
             v = getattr(self, name)
             if not (_is_int(v) and v >= 1):
                 raise ValueError(f"{name} must be a positive integer; got {v!r}")
@@ -131,6 +152,21 @@ class _BayesMixin:
             raise ValueError(f"hessian must be one of {HESSIANS}; got {self.hessian!r}")
         if self.negative not in NEGATIVE:
             raise ValueError(f"negative must be one of {NEGATIVE}; got {self.negative!r}")
+        if self.weights_init is not None:
+            w0 = np.asarray(self.weights_init)
+            if w0.ndim != 1 or w0.dtype.kind not in "fiu" or not np.all(np.isfinite(w0)):
+                raise ValueError("weights_init must be None or a 1-D array of finite numbers "
+                                 "(the network's flat weight vector)")
+
+    def _initial_weights(self, T):
+        if self.weights_init is None:
+            return super()._initial_weights(T)
+        w0 = np.asarray(self.weights_init, dtype=np.float64)
+        if w0.shape != (self.net_.n_weights,):
+            raise ValueError(f"weights_init has {w0.size} entries; this network "
+                             f"{'-'.join(map(str, self.net_.sizes))} has {self.net_.n_weights} "
+                             "weights")
+        return w0.copy()
 
     def _training_bytes(self, net, n_samples):
         """Training plus the Laplace posterior: its W×W matrices at their peak."""
@@ -141,11 +177,13 @@ class _BayesMixin:
                 + (8 * W * W if bfgs else 0))         # BFGS's matrix in the MAP trainings
 
     def _make_objective(self, net, X, T):
-        """E = β E_D + ½ Σ α_i w_i² at the fitted (or initial) hyperparameters."""
-        groups = prior_groups(net, self.prior)
-        alpha = getattr(self, "_alpha_groups", self.alpha)
-        beta = getattr(self, "beta_", 1.0)
-        return _Regularised(net, X, T, group_alpha_vector(groups, alpha, net.n_weights), beta)
+        """E = β E_D + E_W at the fitted (or initial) hyperparameters."""
+        from ..objective import Objective
+        prior = getattr(self, "prior_", None)
+        if prior is None:
+            a = DEFAULT_STARTS[0] if self.alpha is None else float(self.alpha)
+            prior = gaussian_prior(net, self.prior, a)
+        return Objective(net, X, T, prior=prior, beta=getattr(self, "beta_", 1.0))
 
     def _train_batch(self, w0, X, T, callback):
         from ..optim import Status
@@ -156,30 +194,32 @@ class _BayesMixin:
                 print(f"alpha {np.round(row['alpha'], 5).tolist()}, beta {row['beta']:.5g}, "
                       f"gamma {sum(row['gamma']):.4g}, ln evidence {row['log_evidence']:.6g}")
 
-        res = evidence_loop(self.net_, X, T, prior=self.prior, alpha=float(self.alpha),
-                            beta=self.beta, w0=w0, n_outer=self.n_outer, tol=self.evidence_tol,
-                            method=self.method, max_iter=self.max_iter, gtol=self.tol,
-                            hessian=self.hessian, negative=self.negative, callback=report,
-                            train_callback=callback)
-        self._set_hyper(res.alpha, res.beta, res.gamma, res.log_evidence, res.history,
+        alpha = None if self.alpha is None else float(self.alpha)
+        res = evidence_loop(self.net_, X, T, prior=self.prior, alpha=alpha, beta=self.beta,
+                            w0=w0, n_outer=self.n_outer, n_inner=self.n_inner,
+                            tol=self.evidence_tol, method=self.method, max_iter=self.max_iter,
+                            gtol=self.tol, hessian=self.hessian, negative=self.negative,
+                            callback=report, train_callback=callback)
+        self._set_hyper(res.prior, res.beta, res.gamma, res.log_evidence, res.history,
                         res.converged)
         self.posterior_ = res.posterior
-        h = res.history
-        n = len(h["beta"])
-        fun = np.r_[np.nan, res.history["E_D"]]
+        self.evidence_notes_ = list(res.notes)
+        h = {k: v[:res.iteration + 1] for k, v in res.history.items() if k != "groups"}
+        n = len(h["beta"]) - 1
+        fun = h["E_D"]
         status = {"converged": Status.CONVERGED, "max_outer": Status.MAX_ITER,
                   "stopped": Status.INTERRUPTED}[res.status]
         hist = History(fun, np.full(n + 1, np.nan), np.full(n + 1, np.nan),
-                       np.r_[0.0, np.cumsum(h["nit"])], np.full(n + 1, np.nan))
+                       np.cumsum(h["nit"]).astype(float), np.full(n + 1, np.nan))
         return OptimizeResult(x=res.w, fun=float(h["E_D"][-1]), jac=None, nit=n,
                               nfev=int(np.sum(h["nit"])), njev=int(np.sum(h["nit"])), nhev=0,
                               success=res.converged, status=status,
                               message=f"evidence loop: {res.status}", history=hist,
                               method=self.method)
 
-    def _set_hyper(self, alpha, beta, gamma, log_evidence, history, converged):
-        self._alpha_groups = dict(alpha)
-        self.alpha_ = alpha["w"] if self.prior == "single" else dict(alpha)
+    def _set_hyper(self, prior, beta, gamma, log_evidence, history, converged):
+        self.prior_ = prior
+        self.alpha_ = prior.alpha["w"] if self.prior == "single" else dict(prior.alpha)
         self.beta_ = float(beta)
         self.gamma_groups_ = dict(gamma)
         self.gamma_ = float(sum(gamma.values()))
@@ -222,11 +262,14 @@ class _BayesMixin:
     def _bayes_state(self):
         p = self.posterior_
         arrays = {"bayes_chol": p.chol, "bayes_alpha": p.alpha, "bayes_eigenvalues": p.eigenvalues}
-        for k in ("alpha", "gamma", "beta", "log_evidence", "E_D", "E_W", "n_negative", "nit"):
-            arrays[f"bayes_history_{k}"] = np.asarray(self.history_[k], dtype=np.float64)
-        meta = {"alpha": self._alpha_groups, "beta": self.beta_, "gamma": self.gamma_groups_,
-                "log_evidence": self.log_evidence_, "converged": self.converged_,
-                "n_negative": int(p.n_negative), "groups": list(self.history_["groups"])}
+        for k, v in self.history_.items():
+            if k != "groups":
+                arrays[f"bayes_history_{k}"] = np.asarray(v, dtype=np.float64)
+        meta = {"alpha": dict(self.prior_.alpha), "beta": self.beta_,
+                "gamma": self.gamma_groups_, "log_evidence": self.log_evidence_,
+                "converged": self.converged_, "n_negative": int(p.n_negative),
+                "clipped": bool(p.clipped), "groups": list(self.history_["groups"]),
+                "notes": list(getattr(self, "evidence_notes_", []))}
         return arrays, meta
 
     @classmethod
@@ -271,13 +314,17 @@ class _BayesMixin:
         history = {k[len("bayes_history_"):]: arrays[k] for k in arrays
                    if k.startswith("bayes_history_")}
         history["groups"] = list(meta["groups"])
-        self._set_hyper(meta["alpha"], meta["beta"], meta["gamma"], meta["log_evidence"],
+        prior = gaussian_prior(self.net_, self.prior, dict(meta["alpha"]))
+        if not np.array_equal(prior.alpha_vector, np.asarray(arrays["bayes_alpha"], dtype=float)):
+            raise ValueError("the model file's prior precisions do not match its prior groups")
+        self._set_hyper(prior, meta["beta"], meta["gamma"], meta["log_evidence"],
                         history, meta["converged"])
+        self.evidence_notes_ = list(meta.get("notes", []))
         self.posterior_ = LaplacePosterior(
-            net=self.net_, w=self.w_, alpha=np.asarray(arrays["bayes_alpha"], dtype=float),
-            beta=self.beta_, H=None, eigenvalues=np.asarray(arrays["bayes_eigenvalues"]),
+            net=self.net_, w=self.w_, prior=prior, beta=self.beta_, H=None,
+            eigenvalues=np.asarray(arrays["bayes_eigenvalues"]),
             n_negative=int(meta["n_negative"]), chol=np.asarray(arrays["bayes_chol"]),
-            hessian=self.hessian, negative=self.negative)
+            hessian=self.hessian, negative=self.negative, clipped=bool(meta.get("clipped")))
 
 
 class BayesianMLPRegressor(_BayesMixin, MLPRegressor):
@@ -298,22 +345,24 @@ class BayesianMLPRegressor(_BayesMixin, MLPRegressor):
     True
     """
 
-    def __init__(self, hidden_layer_sizes=(10,), activation="tanh", prior="single", alpha=0.01,
-                 beta=None, n_outer=20, evidence_tol=1e-3, method="auto", max_iter=500,
-                 tol=1e-7, hessian="exact", negative="clip", standardize=False,
-                 random_state=None, verbose=0):
+    def __init__(self, hidden_layer_sizes=(10,), activation="tanh", prior="single", alpha=None,
+                 beta=None, n_outer=20, n_inner=1, evidence_tol=1e-3, method="auto",
+                 max_iter=500, tol=1e-7, hessian="exact", negative="auto", weights_init=None,
+                 standardize=False, random_state=None, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.prior = prior
         self.alpha = alpha
         self.beta = beta
         self.n_outer = n_outer
+        self.n_inner = n_inner
         self.evidence_tol = evidence_tol
         self.method = method
         self.max_iter = max_iter
         self.tol = tol
         self.hessian = hessian
         self.negative = negative
+        self.weights_init = weights_init
         self.standardize = standardize
         self.random_state = random_state
         self.verbose = verbose
@@ -356,21 +405,23 @@ class BayesianMLPClassifier(_BayesMixin, MLPClassifier):
     classes_ : ndarray
     """
 
-    def __init__(self, hidden_layer_sizes=(10,), activation="tanh", prior="single", alpha=0.01,
-                 n_outer=20, evidence_tol=1e-3, method="auto", max_iter=500, tol=1e-7,
-                 hessian="exact", negative="clip", standardize=False, random_state=None,
-                 verbose=0):
+    def __init__(self, hidden_layer_sizes=(10,), activation="tanh", prior="single", alpha=None,
+                 n_outer=20, n_inner=1, evidence_tol=1e-3, method="auto", max_iter=500,
+                 tol=1e-7, hessian="exact", negative="auto", weights_init=None,
+                 standardize=False, random_state=None, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.prior = prior
         self.alpha = alpha
         self.n_outer = n_outer
+        self.n_inner = n_inner
         self.evidence_tol = evidence_tol
         self.method = method
         self.max_iter = max_iter
         self.tol = tol
         self.hessian = hessian
         self.negative = negative
+        self.weights_init = weights_init
         self.standardize = standardize
         self.random_state = random_state
         self.verbose = verbose
@@ -388,7 +439,7 @@ class BayesianMLPClassifier(_BayesMixin, MLPClassifier):
         return p
 
     def predict_log_proba(self, X, moderated=True):
-        """Logarithm of :meth:`predict_proba`, from the (moderated) activations
+        r"""Logarithm of :meth:`predict_proba`, from the (moderated) activations
         :math:`\kappa(\sigma_a^2)\,a_\text{MAP}` (5.190): finite where p rounds to 0."""
         Xs, post = self._posterior(X)
         if not moderated:

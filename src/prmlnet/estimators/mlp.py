@@ -79,7 +79,6 @@ _PARAMS_DOC = r"""
         validation split): the same seed and data give bit-identical weights.
     verbose : int, default 0
         Print the error after every iteration.
-
     Attributes
     ----------
     net_ : prmlnet.Network
@@ -90,7 +89,8 @@ _PARAMS_DOC = r"""
         Iterations (or epochs) run.
     loss_ : float
         Final training error :math:`E(\mathbf{w})` — a sum over patterns plus
-        :math:`\frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}` (not a mean).
+        :math:`\frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}` (not a mean) and
+        any regularizer terms, on the untransformed training data.
     loss_curve_ : list of float
         E after each iteration (epoch).
     result_ : prmlnet.optim.OptimizeResult
@@ -106,6 +106,72 @@ _PARAMS_DOC = r"""
     feature_names_in_ : ndarray of str
         Defined when X has string column names (a pandas DataFrame).
 """
+
+
+_PRIOR_DOC = r"""    weight_prior : {"gaussian", "mixture"}, default "gaussian"
+        The prior over the weights. ``"gaussian"``: weight decay ``alpha``.
+        ``"mixture"``: soft weight sharing (§5.5.7) — a mixture of
+        ``n_prior_components`` Gaussians over the connection weights, its mixing
+        coefficients, centres and widths learned jointly with the weights,
+        added to the error as λΩ with λ = ``alpha`` (with one component of mean
+        0 and width 1 that is weight decay α); the biases keep weight decay
+        ``alpha``. The fitted mixture is ``mixture_``
+        (:class:`prmlnet.soft_weight_sharing.SoftWeightSharing`). Any method but
+        ``newton``.
+    n_prior_components : int, default 3
+        Components of the mixture with ``weight_prior="mixture"``.
+"""
+
+_INVARIANCE_DOC = r"""    image_shape : tuple of int or None, default None
+        (H, W) or (C, H, W): each row of X is an image flattened row-major
+        (NCHW), as the image transformations below need.
+    invariances : tuple of str, default ()
+        Transformations for tangent propagation (§5.5.4): ``translate_x``,
+        ``translate_y`` (``translate`` for both), ``rotate``, ``scale``,
+        ``thicken`` (see :mod:`prmlnet.invariance.images`): one tangent vector
+        per training pattern and transformation, of the raw images.
+    tangent_prop : float, default 0.0
+        λ of tangent propagation, :math:`E + \lambda\Omega` with
+        :math:`\Omega = \frac12\sum_n\sum_s \|\mathbf{J}_n\boldsymbol\tau_{ns}\|^2`
+        on the outputs y, **summed over patterns** (like α, not divided by N).
+        Needs ``invariances`` and ``image_shape``.
+    tikhonov : float, default 0.0
+        λ of the Tikhonov regularizer
+        :math:`\frac12\sum_n \|\nabla_{\mathbf{x}}\mathbf{y}(\mathbf{x}_n)\|^2`
+        (§5.5.5), summed over patterns; for any inputs.
+    augment : None, str, tuple of str or callable, default None
+        Training with transformed data (§5.5.5): ``"affine"`` (random shifts up
+        to half a pixel, rotations up to 0.1 rad, sizes within ±5 %),
+        ``"elastic"`` (elastic warping, Figure 5.14: 0.5 pixels rms, smoothed
+        over 1.5 pixels), ``"noise"`` (Gaussian input noise, σ = 0.1), a tuple of names for all in turn, or any callable
+        ``(X, rng) -> X`` such as :class:`prmlnet.invariance.RandomAffine`.
+        Batch methods train on a fixed set of the originals and ``n_augment``
+        transformed copies of each; online methods transform every mini-batch
+        afresh. Draws come from the ``random_state`` generator (reproducible).
+    n_augment : int, default 5
+        Transformed copies of each pattern in the fixed set of batch methods.
+"""
+
+_MLP_PARAMS_DOC = _PARAMS_DOC.replace("    method : str, default \"scg\"", _PRIOR_DOC
+                                      + "    method : str, default \"scg\"", 1).replace(
+    "\n    Attributes\n", "\n" + _INVARIANCE_DOC + "\n    Attributes\n", 1).replace(
+    "    n_features_in_ : int\n", "    mixture_ : SoftWeightSharing or None\n        The learned "
+    "mixture prior (``weight_prior=\"mixture\"`` only).\n    n_features_in_ : int\n", 1)
+
+
+def _mlp_init(self, hidden_layer_sizes, activation, alpha, weight_prior, n_prior_components,
+              method, max_iter, tol, early_stopping, validation_fraction, n_iter_no_change,
+              batch_size, learning_rate, standardize, random_state, verbose, **invariance):
+    BaseMLP.__init__(self, hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+                     alpha=alpha, method=method, max_iter=max_iter, tol=tol,
+                     early_stopping=early_stopping, validation_fraction=validation_fraction,
+                     n_iter_no_change=n_iter_no_change, batch_size=batch_size,
+                     learning_rate=learning_rate, standardize=standardize,
+                     random_state=random_state, verbose=verbose)
+    self.weight_prior = weight_prior
+    self.n_prior_components = n_prior_components
+    for name, value in invariance.items():          # image_shape, invariances, ... (§5.5.3-5.5.5)
+        setattr(self, name, value)
 
 
 def _warn_unscaled_targets(T, name):
@@ -147,7 +213,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     Minimises :math:`E(\mathbf{w}) = \frac12 \sum_n \|\mathbf{y}(\mathbf{x}_n, \mathbf{w})
     - \mathbf{t}_n\|^2 + \frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}` (5.14, 5.112).
     ``y`` may have several columns (one network output each).
-    """ + _PARAMS_DOC + r"""
+    """ + _MLP_PARAMS_DOC + r"""
     Examples
     --------
     >>> import numpy as np
@@ -157,6 +223,19 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     >>> bool(reg.score(X, np.sin(3 * X).ravel()) > 0.99)
     True
     """
+
+    def __init__(self, hidden_layer_sizes=(10,), activation="tanh", alpha=0.01,
+                 weight_prior="gaussian", n_prior_components=3, method="scg", max_iter=200,
+                 tol=1e-5, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 batch_size=32, learning_rate=0.01, standardize=False, random_state=None,
+                 verbose=0, image_shape=None, invariances=(), tangent_prop=0.0, tikhonov=0.0,
+                 augment=None, n_augment=5):
+        _mlp_init(self, hidden_layer_sizes, activation, alpha, weight_prior,
+                  n_prior_components, method, max_iter, tol, early_stopping,
+                  validation_fraction, n_iter_no_change, batch_size, learning_rate,
+                  standardize, random_state, verbose, image_shape=image_shape,
+                  invariances=invariances, tangent_prop=tangent_prop, tikhonov=tikhonov,
+                  augment=augment, n_augment=n_augment)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -236,7 +315,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     multiclass cross-entropy (5.24); a label indicator matrix (several binary
     labels per sample) — K independent logistic outputs (5.23). In every case
     :math:`\partial E/\partial a_k = y_k - t_k` (5.18).
-    """ + _PARAMS_DOC + r"""
+    """ + _MLP_PARAMS_DOC + r"""
     classes_ : ndarray
         The class labels (``arange(K)`` for a label indicator matrix).
 
@@ -251,6 +330,19 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     """
 
     _y_numeric = False
+
+    def __init__(self, hidden_layer_sizes=(10,), activation="tanh", alpha=0.01,
+                 weight_prior="gaussian", n_prior_components=3, method="scg", max_iter=200,
+                 tol=1e-5, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 batch_size=32, learning_rate=0.01, standardize=False, random_state=None,
+                 verbose=0, image_shape=None, invariances=(), tangent_prop=0.0, tikhonov=0.0,
+                 augment=None, n_augment=5):
+        _mlp_init(self, hidden_layer_sizes, activation, alpha, weight_prior,
+                  n_prior_components, method, max_iter, tol, early_stopping,
+                  validation_fraction, n_iter_no_change, batch_size, learning_rate,
+                  standardize, random_state, verbose, image_shape=image_shape,
+                  invariances=invariances, tangent_prop=tangent_prop, tikhonov=tikhonov,
+                  augment=augment, n_augment=n_augment)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -19,6 +19,10 @@ Every function is for the data error :math:`E_D`, a **sum over patterns**
 patterns; :func:`linear_operator` and :func:`extreme_eigenvalues` accept an
 Objective directly, and take an ``alpha`` themselves.
 
+Every function takes networks of any layer types (convolution, subsampling,
+pooling, §5.5.6): the dense layers by the block formulas, the others through
+the layer primitives (:mod:`prmlnet.hessian.mixed`).
+
 Functions that form a W×W matrix check first that it fits in memory and raise
 :class:`HessianMemoryError` (a ``MemoryError``) with the bytes needed if not.
 """

@@ -15,7 +15,8 @@ import numpy as np
 
 from ..layers import Dense
 from ._memory import PEAK_COPIES, WORKSPACE_BYTES, check_matrix_memory
-from .exact import _assemble, _chunk_size, _second_order_pass
+from .exact import _assemble, _chunk_size, output_curvature
+from .mixed import outer_product_mixed
 
 __all__ = ["outer_product", "diagonal", "inverse_outer_product", "output_derivatives"]
 
@@ -65,15 +66,7 @@ def outer_product(net, w, X, T, *, chunk_size=None, max_bytes=None):
     curv = _gn_curvature(net.output)
     if all(type(layer) is Dense for layer in net.layers):
         return _assemble(net, w, X, T, residual=False, curvature=curv, chunk_size=chunk_size)
-    H = np.zeros((net.n_weights,) * 2, dtype=net.dtype)
-    step = _chunk_size(net, X.shape[0], chunk_size)
-    for start in range(0, X.shape[0], step):
-        Xc, Tc = X[start:start + step], T[start:start + step]
-        B = output_derivatives(net, w, Xc)                          # (N, K, W)
-        c = net._forward(w, Xc)
-        CB = np.matmul(curv(c.a[-1], c.y, Tc), B)
-        H += B.reshape(-1, net.n_weights).T.dot(CB.reshape(-1, net.n_weights))
-    return 0.5 * (H + H.T)
+    return outer_product_mixed(net, w, X, T, curv, chunk_size)
 
 
 def diagonal(net, w, X, T, *, chunk_size=None):
@@ -97,25 +90,37 @@ def diagonal(net, w, X, T, *, chunk_size=None):
     one backpropagation. Compare :func:`exact_diagonal`, which keeps the
     neglected terms. The approximation may be far from the truth (§5.4.1):
     the tour shows how far.
+
+    Any layer type takes part through its ``weight_grad_sq`` and
+    ``input_grad_sq`` (:mod:`prmlnet.layers`): the squared derivatives
+    :math:`(\partial a_j/\partial w)^2` and :math:`(\partial a_k/\partial z_j)^2`.
+    For a shared weight (a convolution kernel, §5.5.6) (5.79) is summed over
+    every connection the weight serves — LeCun's own use of the approximation on
+    convolutional networks — and the cross terms between those connections are
+    dropped with the other off-diagonal terms. A subsampling unit's weight
+    enters through the sum of its block, so its square is that of the block mean.
     """
     w, X, T = net.check_data(w, X, T)
-    if not all(type(layer) is Dense for layer in net.layers):
-        raise ValueError("diagonal() needs dense layers; use exact_diagonal() for others")
-    params = net.unpack(w)
+    layers, slices = net.layers, net.layer_slices()
     out = np.zeros(net.n_weights, dtype=net.dtype)
     step = _chunk_size(net, X.shape[0], chunk_size)
     for start in range(0, X.shape[0], step):
-        p = _second_order_pass(net, w, X[start:start + step], T[start:start + step])
-        d2 = np.diagonal(p.C, axis1=1, axis2=2)                    # ∂²E_n/∂a_k² at the outputs
-        for l in range(len(net.layers) - 1, -1, -1):
-            layer, s = net.layers[l], net.layer_slices()[l]
-            g = d2.T.dot(p.xt[l] ** 2)                              # (5.79), z_i² summed over n
-            k = layer.n_out * layer.n_in
-            out[s][:k] += g[:, :-1].ravel()
-            out[s][k:] += g[:, -1]
+        Xc, Tc = X[start:start + step], T[start:start + step]
+        c = net._forward(w, Xc)
+        a = c.a[-1]
+        delta = net.output.delta(a, c.y, Tc)
+        d2 = np.diagonal(output_curvature(net.output, a, c.y, Tc), axis1=1, axis2=2)
+        g = np.empty(net.n_weights, dtype=net.dtype)
+        for l in range(len(layers) - 1, -1, -1):
+            layer, s, x = layers[l], slices[l], c.inputs[l]
+            layer.weight_grad_sq(x, d2, g[s])                      # (5.79), summed over n
+            out[s] += g[s]
             if l > 0:
-                W2 = params[l][0] ** 2
-                d2 = p.dh[l - 1] ** 2 * d2.dot(W2) + p.s[l - 1]     # (5.81)
+                act, a_l = layers[l - 1].activation, c.a[l - 1]
+                dh = act.dh(a_l, x)
+                dz = layer.input_grad_at(w[s], x, delta)             # Σ_k w_kj δ_k
+                d2 = dh ** 2 * layer.input_grad_sq(w[s], x, d2) + act.d2h(a_l, x, dh) * dz  # (5.81)
+                delta = dh * dz                                     # (5.56)
     return out
 
 

@@ -30,6 +30,10 @@ Two assemblies, tested equal:
     The R-operator (:mod:`prmlnet.hessian.rop`) applied to blocks of columns of
     the identity, many directions per pass as matrix products.
 
+A network with other layer types (convolution, subsampling) gets its dense top
+layers by the block formulas and the other rows by the R-operator
+(:mod:`prmlnet.hessian.mixed`).
+
 All results are for the data error :math:`E_D` summed over patterns, computed in
 chunks of patterns so that memory does not grow with N.
 """
@@ -267,24 +271,6 @@ def _symmetrize_blocks(H, net):
             H[sl[m], s] = H[s, sl[m]].T
 
 
-def _exact_rop(net, w, X, T, block=None):
-    """H from the R-operator on blocks of identity columns (any layer type)."""
-    W = net.n_weights
-    H = np.empty((W, W), dtype=net.dtype)
-    N = X.shape[0]
-    widest = max(max(layer.n_in, layer.n_out) for layer in net.layers)
-    if block is None:
-        block = int(max(1, min(W, _WORKSPACE // (8 * 8 * N * widest * len(net.layers)))))
-    for r0 in range(0, W, block):
-        r1 = min(W, r0 + block)
-        V = np.zeros((r1 - r0, W), dtype=net.dtype)
-        V[np.arange(r1 - r0), np.arange(r0, r1)] = 1.0
-        _hvp_many(net, w, X, T, V, out=H[r0:r1])
-    H += H.T
-    H *= 0.5
-    return H
-
-
 def exact(net, w, X, T, *, method="auto", chunk_size=None, max_bytes=None):
     r"""The exact Hessian :math:`\mathbf{H} = \nabla\nabla E` of the error, (W, W).
 
@@ -297,7 +283,10 @@ def exact(net, w, X, T, *, method="auto", chunk_size=None, max_bytes=None):
     method : {"auto", "blocks", "rop"}
         ``"blocks"``: per-layer-pair matrix products (dense layers only; the
         fast path); ``"rop"``: the R-operator on blocks of identity columns
-        (any layer type). ``"auto"`` picks ``"blocks"`` when it applies.
+        (any layer type). ``"auto"`` picks ``"blocks"`` for dense networks;
+        for others it uses the blocks on the dense layers that end the network
+        and the R-operator on the rows of the layers below them
+        (:mod:`prmlnet.hessian.mixed`).
     chunk_size : int, optional
         Patterns per chunk (default: what fits in a 64 MiB workspace).
     max_bytes : int, optional
@@ -328,8 +317,16 @@ def exact(net, w, X, T, *, method="auto", chunk_size=None, max_bytes=None):
     _chunk_size(net, X.shape[0], chunk_size)                # a bad chunk_size fails first
     check_matrix_memory(net.n_weights, net.dtype.itemsize, PEAK_COPIES["exact"],
                         max_bytes=max_bytes, workspace=WORKSPACE_BYTES)
-    if method == "rop" or not dense:
-        return _exact_rop(net, w, X, T)
+    from .mixed import exact_mixed, rop_rows
+    if method == "rop":
+        H = np.empty((net.n_weights,) * 2, dtype=net.dtype)
+        for r0, r1, rows in rop_rows(net, w, X, T, net.n_weights):
+            H[r0:r1] = rows
+        H += H.T
+        H *= 0.5
+        return H
+    if not dense:
+        return exact_mixed(net, w, X, T, chunk_size)
     return _assemble(net, w, X, T, chunk_size=chunk_size)
 
 
@@ -338,7 +335,7 @@ def exact_diagonal(net, w, X, T, *, chunk_size=None):
 
     Notes
     -----
-    The diagonal of the (l, l) block formula (module docstring):
+    For dense layers, the diagonal of the (l, l) block formula (module docstring):
 
     .. math:: H_{(ji),(ji)} = \sum_n \Big[(\mathbf{P}^\mathrm{T}\mathbf{C}_n\mathbf{P})_{jj}
               + \sum_q s^{(q)}_k (P^{(q,l)}_{kj})^2\Big]\tilde x_i^2
@@ -346,12 +343,23 @@ def exact_diagonal(net, w, X, T, *, chunk_size=None):
     It keeps the off-diagonal output and hidden curvature that the
     Becker–LeCun approximation (:func:`diagonal`) drops. Cost :math:`O(N W)`
     times the layer widths, like a few Jacobian evaluations.
+
+    Layers of other types (convolution, subsampling) get theirs from blocks of
+    rows :math:`\mathbf{H}\mathbf{e}_i` by the R-operator, never stored whole
+    (:mod:`prmlnet.hessian.mixed`): a shared weight's diagonal entry sums the
+    curvature between *all pairs* of the connections it serves, which no
+    per-unit recursion holds. The dense layers that end such a network still use
+    the formula above, on the outputs of the layers below them.
     """
     w, X, T = net.check_data(w, X, T)
     if not all(type(layer) is Dense for layer in net.layers):
-        W = net.n_weights
-        return np.array([_hvp_many(net, w, X, T, np.eye(1, W, i, dtype=net.dtype))[0, i]
-                         for i in range(W)])
+        from .mixed import exact_diagonal_mixed
+        return exact_diagonal_mixed(net, w, X, T, chunk_size)
+    return _dense_diagonal(net, w, X, T, chunk_size)
+
+
+def _dense_diagonal(net, w, X, T, chunk_size=None):
+    """:func:`exact_diagonal` for dense layers; inputs already checked."""
     L = len(net.layers)
     out = np.zeros(net.n_weights, dtype=net.dtype)
     N = X.shape[0]

@@ -125,7 +125,7 @@ def _hvp(net, w, X, T, v, out=None):
                           need_input=l > 0)              # R{∂E/∂w} (§5.4.6) and R{Σ_k w_kj δ_k}
         if l == 0:
             break
-        dz = layer.input_grad(w[s], delta)               # Σ_k w_kj δ_k
+        dz = layer.input_grad_at(w[s], inputs[l], delta)   # Σ_k w_kj δ_k
         act, a, z, h1 = layers[l - 1].activation, pre[l - 1], inputs[l], slopes[l - 1]
         t = act.d2h(a, z, h1)                            # h''(a_j), then × R{a_j} Σ_k w_kj δ_k
         own = isinstance(t, np.ndarray) and t.shape == r_dz.shape and t.flags.writeable

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..layers import Dense
+
 from .exact import output_curvature
 
 __all__ = ["exact_two_layer"]
@@ -51,6 +53,9 @@ def exact_two_layer(net, w, X, T):
     if len(net.layers) != 2:
         raise ValueError(f"exact_two_layer needs a network with one hidden layer; this one "
                          f"has {len(net.layers) - 1}; use prmlnet.hessian.exact")
+    if not all(type(layer) is Dense for layer in net.layers):
+        raise ValueError("exact_two_layer writes out the formulas for two dense layers; use "
+                         "prmlnet.hessian.exact for other layer types")
     w, X, T = net.check_data(w, X, T)
     (W1, b1), (W2, b2) = net.unpack(w)
     h = net.layers[0].activation

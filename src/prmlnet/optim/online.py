@@ -178,14 +178,17 @@ def adam(learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8) -> OnlineMethod:
 
 # -- the visible loop -------------------------------------------------------------------
 def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs=10,
-                 rng=None, callback=None) -> OptimizeResult:
+                 rng=None, callback=None, transform=None) -> OptimizeResult:
     r"""Train by sequential updates over shuffled mini-batches.
 
     Parameters
     ----------
     fun_and_grad_batch : callable ``(w, Xb, Tb) -> (E_b, ∇E_b)``
         Error and gradient of one batch; e.g. ``Objective.minibatch`` (which
-        shares the prior between batches in proportion to their size).
+        shares the prior between batches in proportion to their size). If it
+        takes a keyword ``rows``, it is also given the batch's row indices into
+        ``X`` (``Objective.minibatch`` needs them for per-pattern terms that hold
+        arrays of their own, such as tangent vectors).
     w0 : ndarray of shape (W,)
     X, T : ndarrays with N rows
     method : OnlineMethod
@@ -198,6 +201,11 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
         randomness).
     callback : callable ``info -> bool``, optional
         Called after every epoch; True stops the run.
+    transform : callable ``(Xb, rng) -> Xb``, optional
+        A random transformation of the inputs (training with transformed data,
+        §5.5.5; see :mod:`prmlnet.invariance.transformed`), applied afresh to every
+        mini-batch before its update, with draws from ``rng``. The epoch-end
+        errors in ``history`` are of the untransformed data.
 
     Returns
     -------
@@ -229,6 +237,17 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
     if int(n_epochs) != n_epochs or n_epochs < 0:
         raise ValueError(f"n_epochs must be a non-negative integer; got {n_epochs!r}")
     batch_size = int(batch_size)
+    if transform is not None and not callable(transform):
+        raise ValueError("transform must be a callable (Xb, rng) -> Xb")
+    rows = _takes_rows(fun_and_grad_batch)
+
+    def evaluate(w, idx, moved=False):
+        Xb = X[idx]
+        if moved:
+            Xb = transform(Xb, rng)
+        return (fun_and_grad_batch(w, Xb, T[idx], rows=idx) if rows
+                else fun_and_grad_batch(w, Xb, T[idx]))
+    everything = slice(0, N)
     t0 = time.perf_counter()
     hist = ([], [], [], [], [])
 
@@ -237,7 +256,7 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
                                   time.perf_counter() - t0)):
             lst.append(v)
 
-    f, g = fun_and_grad_batch(w, X, T)
+    f, g = evaluate(w, everything)
     if np.shape(g) != np.shape(w):
         raise ValueError(f"fun_and_grad_batch returned a gradient of shape {np.shape(g)} for "
                          f"weights of shape {np.shape(w)}; it must return (E, ∇E) with ∇E "
@@ -257,13 +276,13 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
             order = rng.permutation(N)
             for s in range(0, N, batch_size):
                 idx = order[s:s + batch_size]
-                _, gb = fun_and_grad_batch(w, X[idx], T[idx])
+                _, gb = evaluate(w, idx, transform is not None)
                 w, state = method.update(w, gb, state)
                 nfev += 1
                 if not np.all(np.isfinite(w)):      # a step overflowed: stop before using w
                     raise FloatingPointError
             seen += N
-            f, g = fun_and_grad_batch(w, X, T)
+            f, g = evaluate(w, everything)
             f = float(f)
             if not (math.isfinite(f) and np.all(np.isfinite(w))):
                 raise FloatingPointError
@@ -298,3 +317,14 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
         history=History(*(np.asarray(a, dtype=float) for a in hist)),
         method=f"online-{method.name}",
     )
+
+
+def _takes_rows(fun) -> bool:
+    """Whether ``fun`` accepts a keyword argument ``rows``."""
+    import inspect
+
+    try:
+        params = inspect.signature(fun).parameters
+    except (TypeError, ValueError):
+        return False
+    return "rows" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())

@@ -5,7 +5,26 @@ import numpy as np
 
 from prmlnet import Network, bayes
 
-TITLE = "5.7 Bayesian neural networks (1): error bars and the evidence framework"
+TITLE = "5.7.1–5.7.2 Bayesian neural networks (1): error bars and the evidence framework"
+SECTION = "5.7.1"
+
+
+def describe_model_size(sizes, train_min, best_size):
+    """The caption's sentence on the model-comparison figure, from the numbers."""
+    tr = np.asarray(train_min, dtype=float)
+    drops = np.diff(tr)
+    if np.all(drops < 0):
+        trend = (f"the best training error falls steadily as M grows, from {tr[0]:.3g} at "
+                 f"M = {sizes[0]} to {tr[-1]:.3g} at M = {sizes[-1]}")
+    elif tr[-1] < tr[0]:
+        trend = (f"the best training error falls from {tr[0]:.3g} at M = {sizes[0]} to "
+                 f"{tr.min():.3g} (M = {sizes[int(np.argmin(tr))]}) and then stays between "
+                 f"{tr[1:].min():.3g} and {tr[1:].max():.3g}")
+    else:
+        trend = (f"the best training error does not fall with M (from {tr[0]:.3g} at "
+                 f"M = {sizes[0]} to {tr[-1]:.3g} at M = {sizes[-1]})")
+    return (f"{trend[0].upper()}{trend[1:]}, while the evidence is highest at M = {best_size}: "
+            "a bigger network pays an Occam factor for the prior volume it does not use.")
 
 
 def _clustered_sine(rng, n):
@@ -24,17 +43,24 @@ def run(page):
         "approximation). Linearising the network about w_MAP turns the weight uncertainty "
         "into an error bar on each prediction."
     )
-    page.equation("A = αI + βH,   q(w|D) = N(w | w_MAP, A⁻¹)", "5.166–5.167")
-    page.equation("p(t|x,D) = N(t | y(x, w_MAP), σ²(x)),   σ²(x) = 1/β + gᵀA⁻¹g,   "
-                  "g = ∇_w y(x, w)|w_MAP", "5.172–5.173")
+    page.equation(r"\mathbf{A} = \alpha\mathbf{I} + \beta\mathbf{H}, \qquad "
+                  r"q(\mathbf{w}|\mathcal{D}) = \mathcal{N}(\mathbf{w} \,|\, \mathbf{w}_{\mathrm{MAP}}, "
+                  r"\mathbf{A}^{-1})", "5.166–5.167")
+    page.equation(r"p(t|\mathbf{x},\mathcal{D}) = \mathcal{N}\big(t \,|\, y(\mathbf{x}, "
+                  r"\mathbf{w}_{\mathrm{MAP}}), \sigma^2(\mathbf{x})\big), \qquad "
+                  r"\sigma^2(\mathbf{x}) = \beta^{-1} + \mathbf{g}^{\mathrm{T}}\mathbf{A}^{-1}\mathbf{g}, "
+                  r"\qquad \mathbf{g} = \nabla_{\mathbf{w}} y(\mathbf{x}, \mathbf{w})\big|_{\mathbf{w}_{\mathrm{MAP}}}",
+                  "5.172–5.173")
     page.text(
-        "The hyperparameters α (prior precision) and β (noise precision) are not guessed: "
-        "the evidence framework alternates training w_MAP with re-estimating them, "
-        "α = γ/wᵀw and β = (N − γ)/Σ(y − t)², where γ = Σ λ_i/(α + λ_i), from the "
-        "eigenvalues λ_i of βH, counts the well-determined parameters."
+        "The hyperparameters $\\alpha$ (prior precision) and $\\beta$ (noise precision) are "
+        "not guessed: the evidence framework alternates training $\\mathbf{w}_{\\mathrm{MAP}}$ "
+        "with re-estimating them; $\\gamma$, from the eigenvalues $\\lambda_i$ of "
+        "$\\beta\\mathbf{H}$, counts the well-determined parameters."
     )
-    page.equation("α ← γ / (w_MAPᵀ w_MAP),   γ = Σ_i λ_i / (α + λ_i),   "
-                  "β ← (N − γ) / Σ_n {y(x_n, w_MAP) − t_n}²", "5.178–5.180")
+    page.equation(r"\alpha = \frac{\gamma}{\mathbf{w}_{\mathrm{MAP}}^{\mathrm{T}}\mathbf{w}_{\mathrm{MAP}}}, "
+                  r"\qquad \gamma = \sum_{i=1}^{W} \frac{\lambda_i}{\alpha + \lambda_i}, \qquad "
+                  r"\frac{1}{\beta} = \frac{1}{N - \gamma} \sum_{n=1}^{N} "
+                  r"\big\{y(\mathbf{x}_n, \mathbf{w}_{\mathrm{MAP}}) - t_n\big\}^2", "5.178–5.180")
 
     # -- the evidence loop on a sine whose inputs fill only [0, 0.45] -------------------
     N = 30 if quick else 40
@@ -46,21 +72,26 @@ def run(page):
     mean, std = res.predict(xs, return_std=True)
     m, s = mean[:, 0], std[:, 0]
     fig, ax = plt.subplots(figsize=(8, 4.2))
-    ax.fill_between(xs[:, 0], m - 2 * s, m + 2 * s, color="tab:red", alpha=0.12, label="±2σ(x)")
-    ax.fill_between(xs[:, 0], m - s, m + s, color="tab:red", alpha=0.25, label="±1σ(x)")
-    ax.plot(xs[:, 0], np.sin(2 * np.pi * xs[:, 0]), "g", lw=1, label="sin(2πx)")
-    ax.plot(xs[:, 0], m, "r", lw=2, label="y(x, w_MAP)")
-    ax.plot(X[:, 0], T[:, 0], "o", mfc="none", color="tab:blue", label="data")
+    ax.fill_between(xs[:, 0], m - 2 * s, m + 2 * s, color="tab:red", alpha=0.12, label="$\\pm 2\\sigma(x)$")
+    ax.fill_between(xs[:, 0], m - s, m + s, color="tab:red", alpha=0.25, label="$\\pm\\sigma(x)$")
+    ax.plot(xs[:, 0], np.sin(2 * np.pi * xs[:, 0]), color="tab:green", lw=1, label="$\\sin(2\\pi x)$")
+    ax.plot(xs[:, 0], m, color="tab:red", lw=2, label="$y(x, \\mathbf{w}_{\\mathrm{MAP}})$")
+    ax.plot(X[:, 0], T[:, 0], ".", ms=7, color="black", label="data")
     for sign in (-1, 1):
         ax.plot(xs[:, 0], m + sign / np.sqrt(res.beta), "k:", lw=0.8)
     ax.set_ylim(-3, 3)
-    ax.set_xlabel("x")
-    ax.set_ylabel("t")
+    ax.set_xlabel("$x$")
+    ax.set_ylabel("$t$")
     ax.legend(loc="lower left", fontsize=8, ncol=2)
-    page.figure(fig, "error-bars", "The Laplace predictive of a 1-5-1 tanh network with α and β "
-                "from the evidence loop. Dotted: the noise level ±1/√β alone. The error bar "
-                "is narrow where there are data and widens away from them, where the "
-                "weights the data left undetermined move the output most.")
+    ratio = float(s[np.argmin(np.abs(xs[:, 0] - 1.0))] / s[(xs[:, 0] >= 0) & (xs[:, 0] <= 0.45)].mean())
+    page.figure(fig, "error-bars", "Not a figure of the book (§5.7.1 derives it): the Laplace "
+                "predictive of a 1-5-1 tanh network with $\\alpha$ and $\\beta$ from the "
+                "evidence loop, trained on inputs in [0, 0.45] only. Dotted: the noise level "
+                f"$\\pm\\beta^{{-1/2}}$ alone. At $x = 1$ the error bar is {ratio:.1f} times its "
+                "mean width over the data: the weights the data left undetermined move the "
+                "output most where there are no data.",
+                "A fitted curve through data on the left third of the axis, with a red band "
+                "that is narrow over the data and widens to the right.")
     inside = (xs[:, 0] >= 0) & (xs[:, 0] <= 0.45)
     page.table(["quantity", "value"], [
         ["σ at the data (mean)", float(s[inside].mean())],
@@ -73,26 +104,35 @@ def run(page):
     h = res.history
     it = np.arange(1, len(h["beta"]) + 1)
     fig, axes = plt.subplots(1, 4, figsize=(12, 3))
-    for ax, (name, v) in zip(axes, [("α", h["alpha"][:, 0]), ("β", h["beta"]),
-                                    ("γ", h["gamma"].sum(1)), ("ln p(D|α,β)", h["log_evidence"])]):
+    for ax, (name, v) in zip(axes, [("$\\alpha$", h["alpha"][:, 0]), ("$\\beta$", h["beta"]),
+                                    ("$\\gamma$", h["gamma"].sum(1)),
+                                    ("$\\ln p(\\mathcal{D}|\\alpha,\\beta)$", h["log_evidence"])]):
         ax.plot(it, v, "o-", ms=3)
-        ax.set_title(name)
+        ax.set_ylabel(name)
         ax.set_xlabel("outer iteration")
-        if name in ("α", "β"):
+        if name in ("$\\alpha$", "$\\beta$"):
             ax.set_yscale("log")
     axes[2].axhline(net.n_weights, color="grey", lw=0.5)
     fig.tight_layout()
-    page.figure(fig, "trajectory", f"The evidence loop: each outer iteration trains w_MAP for "
-                f"the current α, β and re-estimates them. γ ends near {res.gamma_total:.1f} "
-                f"of W = {net.n_weights} weights: the rest are set by the prior, not the data.")
+    page.figure(fig, "trajectory", "Not a figure of the book: the evidence loop, where each "
+                "outer iteration trains $\\mathbf{w}_{\\mathrm{MAP}}$ for the current "
+                "$\\alpha$, $\\beta$ and re-estimates them. $\\gamma$ ends at "
+                f"{res.gamma_total:.1f} of W = {net.n_weights} weights (grey line): the rest are "
+                "set by the prior, not the data.",
+                "Four small line plots against the outer iteration: alpha, beta, gamma and the "
+                "log evidence settling to constant values.")
     page.table(["iteration", "α", "β", "γ", "ln evidence", "E_D", "negative eigenvalues"],
                [[i, float(a), float(b), float(g), float(e), float(d), int(n)] for i, a, b, g, e, d, n
                 in zip(it, h["alpha"][:, 0], h["beta"], h["gamma"].sum(1), h["log_evidence"],
                        h["E_D"], h["n_negative"])])
+    n_neg = int(h["n_negative"][res.iteration])
     page.text(
-        "Negative eigenvalues of H (last column) appear while w is not yet at a minimum of "
-        "the data error; the default policy sets them to zero, so such directions are left "
-        "to the prior and count nothing towards γ, and the table reports how many there were."
+        f"Negative eigenvalues of H (last column; {n_neg} at the returned weights) are "
+        "normal at a mode: w_MAP minimises βE_D + E_W, not E_D, so it is A = βH + αI that "
+        "must be positive semi-definite, and H may have eigenvalues down to about −α/β. "
+        "They are used as they are whenever A is positive definite; only where it is not "
+        "(training had not reached a minimum) are they set to zero, and the loop says so "
+        f"({int(h['clipped'].sum())} of the {len(h['beta'])} trainings here)."
     )
 
     # -- the evidence against the number of hidden units ----------------------------------
@@ -108,24 +148,27 @@ def run(page):
         ax2.plot(sizes, cmp_.train_error[:, r], "o", color="tab:orange", alpha=0.4, ms=4)
     ax1.plot(sizes, cmp_.log_evidence.max(1), "-", color="tab:blue")
     ax2.plot(sizes, cmp_.train_error.min(1), "-", color="tab:orange")
-    ax1.set_xlabel("hidden units M")
-    ax1.set_ylabel("ln p(D | α, β)")
-    ax2.set_xlabel("hidden units M")
-    ax2.set_ylabel("training error E_D")
+    ax1.set_xlabel("hidden units $M$")
+    ax1.set_ylabel("$\\ln p(\\mathcal{D} | \\alpha, \\beta)$")
+    ax2.set_xlabel("hidden units $M$")
+    ax2.set_ylabel("training error $E_D$")
     fig.tight_layout()
-    page.figure(fig, "model-size", f"Model comparison on {Xc.shape[0]} points of the sine "
-                f"over [0, 1]: every dot is one restart of the evidence loop. The training "
-                f"error keeps falling as M grows; the evidence peaks (best M = "
-                f"{cmp_.best_size}) because a bigger network pays an Occam factor for the "
-                "prior volume it does not use.")
+    sentence = describe_model_size(sizes, cmp_.train_error.min(1), cmp_.best_size)
+    page.figure(fig, "model-size", "Not a figure of the book (§5.7.2 describes the comparison): "
+                f"model comparison on {Xc.shape[0]} points of the sine over [0, 1], every dot "
+                f"one restart of the evidence loop, lines through the best. {sentence}",
+                "Two scatter plots against the number of hidden units: the log evidence rising "
+                "to a peak and falling, and the training error.")
+    page.text(sentence)
     page.text(
         "Why not count the M! 2^M equivalent modes related by interchanging and "
         "sign-flipping hidden units (§5.1.1)? Adding ln(M! 2^M) assumes the modes are far "
         "apart; a unit the data do not need sits near zero weights, where its copies "
         "coincide, and the factor would then reward useless units — so prmlnet leaves it "
         "out unless asked (compare_hidden_units(symmetry=True)). One α is shared by all "
-        "weights here; prmlnet.bayes.prior_groups offers one α per layer (the consistent "
-        "priors of §5.5.1) and one per input (automatic relevance determination)."
+        "weights here; prmlnet.priors.gaussian_prior(net, 'layers') gives one α per layer "
+        "(the consistent priors of §5.5.1) and gaussian_prior(net, 'ard') one per input "
+        "(automatic relevance determination)."
     )
     page.record("alpha", res.alpha["w"])
     page.record("beta", res.beta)
@@ -133,6 +176,22 @@ def run(page):
     page.record("log_evidence", res.log_evidence)
     page.record("std_ratio_far_to_data", float(s[np.argmin(np.abs(xs[:, 0] - 1.0))] / s[inside].mean()))
     page.record("best_hidden_units", cmp_.best_size)
+    page.try_it("""
+import matplotlib.pyplot as plt
+import numpy as np
+from prmlnet import BayesianMLPRegressor
+
+rng = np.random.default_rng(0)
+X = rng.uniform(0.0, 0.45, (40, 1))                      # inputs over half the interval
+y = np.sin(2 * np.pi * X[:, 0]) + 0.1 * rng.standard_normal(40)
+reg = BayesianMLPRegressor(hidden_layer_sizes=(5,), n_outer=10, random_state=0).fit(X, y)  # M = 5
+x = np.linspace(-0.25, 1.25, 200)[:, None]
+mean, std = reg.predict(x, return_std=True)              # std² = 1/β + gᵀA⁻¹g
+plt.fill_between(x[:, 0], mean - 2 * std, mean + 2 * std, alpha=0.3)
+plt.plot(X, y, "k.", x, mean, "r-")
+plt.xlabel("x"); plt.ylabel("t")
+plt.show()
+""")
 
 
 def _sine_full(rng, n):

@@ -1,0 +1,252 @@
+r"""The convolutional layer (§5.5.6): feature maps with shared kernels, as matrix products."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..activations import get_activation
+from ._base import ImageLayer, _flat, _shape
+
+__all__ = ["Conv2D"]
+
+#: bytes of one column matrix (im2col) at most: a batch is convolved in chunks of
+#: patterns whose columns stay in the cache between being gathered and multiplied
+_COL_BYTES = 2 * 2 ** 20
+#: bytes of columns a forward pass may keep for the backward pass that follows it
+#: (measured: keeping more costs more in page faults than it saves)
+_KEEP_BYTES = 8 * 2 ** 20
+
+
+class Conv2D(ImageLayer):
+    r"""Convolutional layer: ``n_maps`` feature maps with shared kernels (§5.5.6).
+
+    Parameters
+    ----------
+    in_shape : (C, H, W)
+        Shape of the input image (C maps of H×W).
+    n_maps : int
+        Number of feature maps M.
+    kernel_size : int or (kh, kw)
+        Size of each unit's receptive field.
+    activation : str, default "tanh"
+    padding : int, default 0
+        Zeros added on each border; 0 is "valid" convolution, ``(k - 1) // 2``
+        keeps the size for an odd kernel.
+
+    Notes
+    -----
+    Unit (m, y, x) of the output sums over the input maps c and the kernel
+    offsets (i, j):
+
+    .. math:: a_{m y x} = \sum_{c,i,j} K_{m c i j}\, z_{c,\, y+i,\, x+j} + b_m
+
+    (a cross-correlation, as in PyTorch's ``conv2d``). The weights are shared:
+    the layer has :math:`M (C k_h k_w + 1)` adaptive parameters for
+    :math:`M H' W' (C k_h k_w + 1)` connections, and shifting the input image
+    shifts every feature map (translation equivariance).
+
+    The sum is a matrix product: each pattern's receptive fields are gathered
+    into a (C kh kw, H'W') column matrix and multiplied by the (M, C kh kw)
+    kernels, in chunks of patterns whose columns fit ``_COL_BYTES``. The columns
+    :meth:`linear` built (up to ``_KEEP_BYTES``) are kept for one
+    :meth:`weight_grad` on the very same input array (the backward pass that
+    follows a forward pass), then dropped.
+    """
+
+    def __init__(self, in_shape, n_maps, kernel_size, activation="tanh", padding=0):
+        C, H, W = _shape(in_shape)
+        kh, kw = (kernel_size, kernel_size) if np.ndim(kernel_size) == 0 else kernel_size
+        kh, kw, M, pad = int(kh), int(kw), int(n_maps), int(padding)
+        if M < 1 or kh < 1 or kw < 1 or pad < 0:
+            raise ValueError(f"n_maps and the kernel size must be >= 1 and padding >= 0; got "
+                             f"n_maps={n_maps!r}, kernel_size={kernel_size!r}, padding={padding!r}")
+        OH, OW = H + 2 * pad - kh + 1, W + 2 * pad - kw + 1
+        if OH < 1 or OW < 1:
+            raise ValueError(f"a {kh}x{kw} kernel does not fit in a {H}x{W} image"
+                             + (f" padded by {pad}" if pad else ""))
+        self.in_shape, self.out_shape = (C, H, W), (M, OH, OW)
+        self.n_maps, self.kernel_size, self.padding = M, (kh, kw), pad
+        self.n_in, self.n_out = C * H * W, M * OH * OW
+        self._ckk = C * kh * kw
+        self._k = M * self._ckk                       # where the biases start
+        self.n_weights = self._k + M
+        self.activation = get_activation(activation)
+
+    def _key(self):
+        return (self.in_shape, self.n_maps, self.kernel_size, self.padding, self.activation.name)
+
+    def __repr__(self):
+        return (f"Conv2D({self.in_shape}, {self.n_maps}, {self.kernel_size}, "
+                f"{self.activation.name!r}" + (f", padding={self.padding}" if self.padding else "")
+                + ")")
+
+    def unpack(self, p):
+        """Views ``(K, b)``: kernels (M, C, kh, kw) and biases (M,)."""
+        C = self.in_shape[0]
+        return p[:self._k].reshape(self.n_maps, C, *self.kernel_size), p[self._k:]
+
+    def fan_in(self):
+        return self._ckk + 1
+
+    def unit_params(self):
+        """Each map's kernel and bias, (M, C kh kw + 1)."""
+        K = np.arange(self._k).reshape(self.n_maps, self._ckk)
+        return np.concatenate([K, self._k + np.arange(self.n_maps)[:, None]], axis=1)
+
+    def input_params(self, n_channels):
+        """The kernel entries K[:, c] that read input map c, (C, M kh kw)."""
+        C = self.in_shape[0]
+        if n_channels != C:
+            return None
+        return np.arange(self._k).reshape(self.n_maps, C, -1).transpose(1, 0, 2).reshape(C, -1)
+
+    def workspace(self):
+        return self.n_in + 2 * self.n_out + self._ckk * self.out_shape[1] * self.out_shape[2]
+
+    # -- the column matrix ----------------------------------------------------
+    def _im2col(self, x):
+        """Input patches as columns: x (..., n_in) -> (..., C kh kw, H' W').
+
+        Column (y, x) of a pattern holds the receptive field of output position
+        (y, x), in the order (c, i, j) of the kernels' last three axes.
+        """
+        C, H, W = self.in_shape
+        kh, kw = self.kernel_size
+        _, OH, OW = self.out_shape
+        lead = x.shape[:-1]
+        x4 = x.reshape(-1, C, H, W)
+        if self.padding:
+            p = self.padding
+            x4 = np.pad(x4, ((0, 0), (0, 0), (p, p), (p, p)))
+        col = np.empty((x4.shape[0], C, kh, kw, OH, OW), dtype=x.dtype)
+        col[...] = sliding_window_view(x4, (kh, kw), axis=(2, 3)).transpose(0, 1, 4, 5, 2, 3)
+        return col.reshape(*lead, self._ckk, OH * OW)
+
+    def _input_grad(self, Kt, delta):
+        r""":math:`\sum_m K_{mcij}\,\delta_{m,y-i,x-j}` for kernels ``Kt`` (..., C kh kw, M)
+        and deltas (..., N, n_out): the adjoint of the convolution, (..., N, n_in).
+
+        The deltas are laid on the (padded) input's row width, so that each
+        kernel offset (i, j) adds one contiguous run of the flat input image:
+        H' rows of width W + 2·padding, the columns past W' holding zeros.
+        """
+        C, H, W = self.in_shape
+        M, OH, OW = self.out_shape
+        kh, kw = self.kernel_size
+        p = self.padding
+        Hp, Wp = H + 2 * p, W + 2 * p
+        lead = delta.shape[:-1]
+        wide = np.zeros((*lead, M, OH, Wp), dtype=delta.dtype)
+        wide[..., :OW] = delta.reshape(*lead, M, OH, OW)
+        dcol = np.matmul(Kt, wide.reshape(*lead, M, OH * Wp))             # (..., C kh kw, L)
+        out_lead = dcol.shape[:-2]
+        dcol = dcol.reshape(-1, C, kh * kw, OH * Wp)
+        dx = np.zeros((dcol.shape[0], C, Hp * Wp + kw - 1), dtype=delta.dtype)
+        L = OH * Wp
+        for t, start in enumerate((i * Wp + j) for i in range(kh) for j in range(kw)):
+            dx[:, :, start:start + L] += dcol[:, :, t]        # a loop over kernel offsets only
+        dx = dx[:, :, :Hp * Wp].reshape(-1, C, Hp, Wp)
+        if p:
+            dx = dx[:, :, p:p + H, p:p + W]
+        return dx.reshape(*out_lead, self.n_in)
+
+    def _by_map(self, delta):
+        """(..., n_out) -> (..., M, H' W')."""
+        return delta.reshape(*delta.shape[:-1], self.n_maps, -1)
+
+    def _chunks(self, n, itemsize):
+        """Ranges of patterns whose column matrix takes at most ``_COL_BYTES``."""
+        per = itemsize * self._ckk * self.out_shape[1] * self.out_shape[2]
+        step = max(1, _COL_BYTES // per)
+        return [(s, min(n, s + step)) for s in range(0, n, step)]
+
+    # -- primitives -----------------------------------------------------------
+    def linear(self, p, x, bias=True):
+        K, b = self.unpack(p)
+        K2 = K.reshape(self.n_maps, -1)
+        xf, lead = _flat(x, self.n_in)
+        a = np.empty((xf.shape[0], self.n_maps, self.out_shape[1] * self.out_shape[2]),
+                     dtype=np.result_type(K2, xf))
+        chunks = self._chunks(xf.shape[0], xf.dtype.itemsize)
+        keep = len(chunks) * _COL_BYTES <= _KEEP_BYTES
+        cols = []
+        for s, e in chunks:
+            col = self._im2col(xf[s:e])
+            np.matmul(K2, col, out=a[s:e])                  # Σ_cij K_mcij z_c,y+i,x+j
+            if keep:
+                cols.append(col)
+        # the backward pass right after needs the same columns: keep them (if few)
+        self._memo = (x, cols) if keep else None
+        if bias:
+            a += b[:, None]
+        return a.reshape(*lead, self.n_out)
+
+    def _columns(self, x, chunks):
+        """The column matrices of ``x``, chunk by chunk: those of the last :meth:`linear`
+        if it was for this very array (used once, then dropped), else built anew."""
+        memo = getattr(self, "_memo", None)
+        if memo is not None and memo[0] is x and len(memo[1]) == len(chunks):
+            self._memo = None
+            return memo[1]
+        return (self._im2col(x[s:e]) for s, e in chunks)
+
+    def weight_grad(self, x, delta, out, bias=True, add=False):
+        gK, gb = out[:self._k].reshape(self.n_maps, -1), out[self._k:]
+        d = self._by_map(delta)                                         # (N, M, H'W')
+        chunks = self._chunks(d.shape[0], x.dtype.itemsize)
+        g = 0.0
+        for (s, e), col in zip(chunks, self._columns(x, chunks)):
+            g = g + np.matmul(d[s:e], np.swapaxes(col, -1, -2)).sum(axis=0)
+        if add:                       # shared weights: Σ_n Σ_yx δ_myx z_c,y+i,x+j
+            gK += g
+            if bias:
+                gb += d.sum(axis=2).sum(axis=0)
+        else:
+            gK[...] = g
+            gb[...] = d.sum(axis=2).sum(axis=0) if bias else 0.0
+
+    def input_grad(self, p, delta):
+        K, _ = self.unpack(p)
+        Kt = K.reshape(self.n_maps, -1).T
+        df, lead = _flat(delta, self.n_out)
+        chunks = self._chunks(df.shape[0], df.dtype.itemsize)
+        if len(chunks) == 1:
+            return self._input_grad(Kt, delta)                          # Σ_m K_mcij δ_myx
+        dx = np.empty((df.shape[0], self.n_in), dtype=np.result_type(Kt, df))
+        for s, e in chunks:
+            dx[s:e] = self._input_grad(Kt, df[s:e])
+        return dx.reshape(*lead, self.n_in)
+
+    def weight_grad_each(self, x, delta, out):
+        N, Kr, _ = delta.shape
+        d = delta.reshape(N, Kr * self.n_maps, -1)
+        g = np.matmul(d, np.swapaxes(self._im2col(x), -1, -2))         # (N, K M, C kh kw)
+        out[:, :, :self._k] = g.reshape(N, Kr, self._k)
+        out[:, :, self._k:] = d.sum(axis=2).reshape(N, Kr, self.n_maps)
+
+    def linear_many(self, V, x):
+        R, N, M = V.shape[0], x.shape[0], self.n_maps
+        a = np.matmul(V[:, :self._k].reshape(R * M, -1), self._im2col(x))   # (N, R M, H'W')
+        a = a.reshape(N, R, M, -1).transpose(1, 0, 2, 3)
+        a = a + V[:, None, self._k:, None]
+        return a.reshape(R, N, self.n_out)
+
+    def weight_grad_many(self, x, delta, out, bias=True, add=False):
+        R = out.shape[0]
+        d = self._by_map(delta)                             # (N, M, P) or (R, N, M, P)
+        g = np.matmul(d, np.swapaxes(self._im2col(x), -1, -2)).sum(axis=-3)
+        g = np.broadcast_to(g, (R,) + g.shape[-2:]).reshape(R, self._k)
+        gb = np.broadcast_to(d.sum(axis=-1).sum(axis=-2), (R, self.n_maps))
+        if add:
+            out[:, :self._k] += g
+            if bias:
+                out[:, self._k:] += gb
+        else:
+            out[:, :self._k] = g
+            out[:, self._k:] = gb if bias else 0.0
+
+    def input_grad_many(self, V, delta):
+        R = V.shape[0]
+        Kt = V[:, :self._k].reshape(R, 1, self.n_maps, self._ckk).swapaxes(-1, -2)
+        return self._input_grad(Kt, delta)                              # (R, N, n_in)
