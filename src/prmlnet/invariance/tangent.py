@@ -165,13 +165,13 @@ def _backward(net, w, tp, u, delta_out=None, out=None):
         delta = delta + delta_out
     for l in range(len(layers) - 1, -1, -1):
         layer, s, x = layers[l], slices[l], c.inputs[l]
-        layer.weight_grad(x, delta, g[s])                                  # δ_j x_i, Σ δ_j
+        # the tangent stream first: a layer may still hold what linear_at computed
+        # from these very tangents (a convolution's column matrices)
         if tp.tx[l] is None:                      # unit tangents: Σ_n Σ_i ψ_nij e_i
-            layer.weight_grad(np.eye(S, dtype=net.dtype), psi.sum(axis=0), g[s], bias=False,
-                              add=True)
+            layer.weight_grad(np.eye(S, dtype=net.dtype), psi.sum(axis=0), g[s], bias=False)
         else:
-            layer.weight_grad(_rows(tp.tx[l]), _rows(psi), g[s], bias=False,
-                              add=True)                                    # ψ_sj ẋ_si
+            layer.weight_grad(_rows(tp.tx[l]), _rows(psi), g[s], bias=False)   # ψ_sj ẋ_si
+        layer.weight_grad(x, delta, g[s], add=True)                        # δ_j x_i, Σ δ_j
         if l == 0:
             break
         dx = layer.input_grad_at(w[s], x, delta)                           # Σ_k w_kj δ_k
