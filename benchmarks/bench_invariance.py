@@ -60,14 +60,14 @@ import warnings  # noqa: E402
 import numpy as np  # noqa: E402
 
 from prmlnet import MLPClassifier, Network  # noqa: E402
+from prmlnet.convolution import network_from_spec  # noqa: E402
 from prmlnet.datasets import digits  # noqa: E402
 from prmlnet.invariance import TangentPropagation, Tikhonov, image_tangents  # noqa: E402
 from prmlnet.objective import Objective  # noqa: E402
 from prmlnet.optim import online, train_online  # noqa: E402
 
 
-def epoch_costs(X, Y, tau, M, repeats):
-    net = Network((64, M, 10), output="softmax")
+def epoch_costs(X, Y, tau, net, repeats):
     w = net.init_weights(0)
     objectives = {"plain": Objective(net, X, Y, alpha=0.1)}
     for S in (1, 2, 5):
@@ -125,25 +125,64 @@ def digits_table(X, y, seeds, max_iter):
               f"{np.median(seconds[name]):8.2f}")
 
 
+def cnn_table(X, y, seeds, n_train, max_iter, n_augment):
+    """The tour's §5.5.6 table (sec_11_convolutional.train_pair) over more splits."""
+    from prmlnet.tour.sec_11_convolutional import MLP_UNITS, SPEC, TRAININGS, train_pair
+    errors = {(m, t): [] for m in ("CNN", "MLP") for t in TRAININGS}
+    seconds = {k: [] for k in errors}
+    for seed in range(seeds):
+        order = np.random.default_rng(seed).permutation(len(X))
+        train, test = order[:n_train], order[n_train:]
+        for t in TRAININGS:
+            cnn, mlp = train_pair(X[train], y[train], seed, max_iter, t, n_augment)
+            for m, clf in (("CNN", cnn), ("MLP", mlp)):
+                errors[m, t].append(float(np.mean(clf.predict(X[test]) != y[test])))
+                seconds[m, t].append(clf.training_["seconds"])      # wall-clock of fit
+    print(f"\ntest error on {len(X) - n_train} digits after training on {n_train} ({seeds} "
+          f"splits, alpha = 0.1, {max_iter} scg iterations): CNN {SPEC} (W = "
+          f"{cnn.net_.n_weights}) and MLP 64-{MLP_UNITS}-10 (W = {mlp.net_.n_weights})")
+    print(f"{'model':<6}{'training':<22}{'mean':>8}{'std':>8}{'minus plain':>13}{'s.e.':>7}"
+          f"{'fit s':>8} (median wall-clock)")
+    for (m, t), e in errors.items():
+        e = np.array(e)
+        d = e - np.array(errors[m, "plain"])
+        sem = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+        print(f"{m:<6}{t:<22}{e.mean():8.4f}{e.std():8.4f}{d.mean():+13.4f}{sem:7.4f}"
+              f"{np.median(seconds[m, t]):8.2f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=25)
     parser.add_argument("--no-table", action="store_true", help="only the cost of an epoch")
     parser.add_argument("--max-iter", type=int, default=150)
+    parser.add_argument("--cnn", action="store_true",
+                        help="the convolutional networks instead: their cost of an epoch and "
+                             "the tour's CNN-beside-MLP table (section 5.5.6)")
+    parser.add_argument("--n-train", type=int, default=200, help="training digits (--cnn)")
+    parser.add_argument("--n-augment", type=int, default=2, help="warped copies (--cnn)")
     args = parser.parse_args()
     X, y = digits()
     Y = np.eye(10)[y]
     tau = image_tangents(X, (8, 8), ["translate_x", "translate_y", "rotate", "scale",
                                      "thicken"])
-    for M in (20, 100):
-        rows = epoch_costs(X, Y, tau, M, args.repeats)
-        print(f"\ncost relative to plain training, 64-{M}-10 network, N = {len(X)}: "
+    nets = ({f"CNN {spec}": network_from_spec(spec, (1, 8, 8), 10, output="softmax")
+             for spec in ("conv:6x3x3-sub-dense:20", "conv:6x3x3:relu-max-dense:20")}
+            if args.cnn else
+            {f"64-{M}-10": Network((64, M, 10), output="softmax") for M in (20, 100)})
+    for name, net in nets.items():
+        rows = epoch_costs(X, Y, tau, net, args.repeats)
+        print(f"\ncost relative to plain training, {name} network, N = {len(X)}: "
               f"median of {args.repeats} paired ratios (ratio of the fastest runs)")
         for kind, r in rows.items():
             print(f"  {kind:<13}" + "  ".join(f"{k} {a:5.2f} ({b:5.2f})" for k, (a, b)
                                               in r.items()))
-    if not args.no_table:
+    if args.no_table:
+        return
+    if args.cnn:
+        cnn_table(X, y, args.seeds, args.n_train, args.max_iter, args.n_augment)
+    else:
         digits_table(X, y, args.seeds, args.max_iter)
 
 

@@ -64,8 +64,9 @@ def describe_invariances(change, spread, n_augment, lam):
                    f"benchmarks/bench_invariance.py --cnn runs more splits.")
 
 
-def _train(X, y, seed, max_iter, training, n_augment):
-    """The CNN and the MLP of one seed, trained plainly or with one invariance."""
+def train_pair(X, y, seed, max_iter, training, n_augment):
+    """The CNN and the MLP of one seed, trained plainly or with one invariance (one of
+    :data:`TRAININGS`); benchmarks/bench_invariance.py --cnn calls it too."""
     extra = {"plain": {}, "tangent propagation": TANGENT_PROP,
              "transformed data": dict(augment="elastic", n_augment=n_augment)}[training]
     with warnings.catch_warnings():
@@ -183,7 +184,7 @@ def run(page):
         order = np.random.default_rng(seed).permutation(X.shape[0])
         train, test = order[:n_train], order[n_train:]
         for training in TRAININGS:
-            cnn, mlp = _train(X[train], y[train], seed, max_iter, training, n_augment)
+            cnn, mlp = train_pair(X[train], y[train], seed, max_iter, training, n_augment)
             errors["CNN", training].append(1.0 - cnn.score(X[test], y[test]))
             errors["MLP", training].append(1.0 - mlp.score(X[test], y[test]))
             if training == "plain":
