@@ -248,7 +248,8 @@ def run(page):
               "the previous section) apply to the convolutional network as to the perceptron: "
               "ConvNetClassifier takes the same invariances, tangent_prop and augment "
               "parameters, and the tangents travel through the convolution, subsampling and "
-              "max pooling layers by the same layer hooks as the R-operator's directions. "
+              "max pooling layers by each layer's own hooks, as the R-operator's directions "
+              "do. "
               + describe_invariances(change, spread, n_augment, TANGENT_PROP["tangent_prop"]))
     page.try_it(TRY_IT)
     keys = {"plain": "", "tangent propagation": "_tangent_prop", "transformed data": "_transformed"}
