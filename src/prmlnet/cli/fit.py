@@ -171,7 +171,8 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, we
         est = cls(layers=conv_layers, image_shape=shape, activation=activation, alpha=alpha,
                   weight_prior=weight_prior, n_prior_components=prior_components,
                   method=method, max_iter=max_iter, tol=tol, early_stopping=early_stopping,
-                  standardize=not no_standardize, random_state=seed)
+                  standardize=not no_standardize, random_state=seed,
+                  **{k: v for k, v in invariance.items() if k != "image_shape"})
         bar_length = max_iter
     elif bayes:
         est, cls, method, bar_length = _bayes_estimator(task, hidden, activation, alpha, method,

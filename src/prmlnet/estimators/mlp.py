@@ -524,6 +524,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             raise ValueError("it holds no class labels")
         K, C, output = mf.network.n_outputs, mf.classes.size, mf.network.output.name
         kind = mf.meta.get("label_kind") or ("binary" if C == 2 else "multiclass")
+        if not isinstance(kind, str):
+            raise ValueError(f"meta.label_kind is {str(kind)[:20]}, not a string")
         fits = {"binary": output == "logistic" and K == 1 and C == 2,
                 "multiclass": output == "softmax" and K == C >= 2,
                 "multilabel": output == "logistic" and K == C
