@@ -273,8 +273,9 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
         return (fun_and_grad_batch(w, Xb, T[idx], rows=idx) if rows
                 else fun_and_grad_batch(w, Xb, T[idx]))
 
-    run = Run(lambda w: evaluate(w, everything), w0, max_iter=int(n_epochs), gtol=gtol, ftol=0.0, callback=callback,
-              method=f"online-{method.name}", tol=tol, n_iter_no_change=n_iter_no_change)
+    run = Run(lambda w: evaluate(w, everything), w0, max_iter=int(n_epochs), gtol=gtol,
+              ftol=0.0, callback=callback, method=f"online-{method.name}", tol=tol,
+              n_iter_no_change=n_iter_no_change)
     run.work, run.max_nonfinite = 0.0, 1
     box = [method.init(run.x) if state is None else state]
     result = run.drive(_epochs, start=monitor == "full", evaluate=evaluate, box=box,
@@ -285,7 +286,10 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
 
 
 def _epochs(run, x, f, g, *, evaluate, box, method, N, batch_size, rng, moved, monitor):
-    """The body of :func:`train_online`: epochs of updates over shuffled mini-batches."""
+    """The body of :func:`train_online`: epochs of updates over shuffled mini-batches.
+
+    ``box[0]`` holds the method's state at the last epoch end (an interrupted epoch
+    leaves it, like the weights, where that epoch began)."""
     state = box[0]
     while True:
         w = x
@@ -295,7 +299,6 @@ def _epochs(run, x, f, g, *, evaluate, box, method, N, batch_size, rng, moved, m
             idx = order[s:s + batch_size]
             Eb, gb = evaluate(w, idx, moved)
             w, state = method.update(w, gb, state)        # (5.43) and its relatives
-            box[0] = state
             run.nfev += 1
             E_sum += float(Eb)
             if not np.all(np.isfinite(w)):               # a step overflowed: stop before using w
@@ -308,6 +311,7 @@ def _epochs(run, x, f, g, *, evaluate, box, method, N, batch_size, rng, moved, m
         else:
             f, g = E_sum, None
         x = w
+        box[0] = state                      # the state that goes with the epoch-end weights
         run.accept(x, f, g, float(math.sqrt(d @ d)))
 
 
