@@ -172,6 +172,23 @@ def test_max_pooling_takes_and_routes_the_block_maxima(rng):
         g[g != 0])
 
 
+@pytest.mark.parametrize("layer", [Conv2D((2, 5, 4), 3, (2, 3), padding=1),
+                                   Subsampling((2, 4, 6)), MaxPool((2, 4, 6)),
+                                   prmlnet.Dense(48, 5)], ids=repr)
+def test_linear_at_is_the_directional_derivative_and_the_adjoint_of_input_grad_at(layer, rng):
+    p = rng.standard_normal(layer.n_weights)
+    x = rng.standard_normal((3, layer.n_in))
+    dx = rng.standard_normal((3, 2, layer.n_in))                     # two directions each
+    jv = layer.linear_at(p, x, dx)
+    h = 1e-6                 # small: max pooling keeps its maxima; exact for the linear layers
+    for s in range(2):
+        numeric = (layer.linear(p, x + h * dx[:, s]) - layer.linear(p, x - h * dx[:, s])) / (2 * h)
+        assert relative_error(jv[:, s], numeric) < 1e-8
+        assert relative_error(layer.linear_at(p, x, dx[:, s]), jv[:, s]) < 1e-14
+    d = rng.standard_normal((3, 2, layer.n_out))
+    assert np.vdot(jv, d) == pytest.approx(np.vdot(dx, layer.input_grad_at(p, x, d)), rel=1e-12)
+
+
 def test_max_pooling_refuses_to_be_taken_for_a_linear_map(rng):
     pool = MaxPool((1, 4, 4))
     with pytest.raises(ValueError, match="not linear in its input"):

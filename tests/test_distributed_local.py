@@ -102,7 +102,7 @@ def test_early_stopping_on_dask_arrays_keeps_the_same_weights():
                                            da.from_array(y, chunks=40))
     assert b.n_iter_ == a.n_iter_ and b.result_["best_iter"] == a.result_["best_iter"]
     assert relative_error(b.w_, a.w_) < 1e-9
-    assert np.allclose(b.validation_scores_, a.validation_scores_, rtol=1e-11)
+    assert np.allclose(b.validation_errors_, a.validation_errors_, rtol=1e-11)
 
 
 def test_a_dask_dataframe_is_taken_with_its_column_names():

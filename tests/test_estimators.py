@@ -242,9 +242,9 @@ def test_early_stopping_keeps_the_best_validation_weights(rng):
     reg.fit(X, t, callback=lambda info: seen.__setitem__(info.nit, info.x.copy()))
     assert np.array_equal(reg.w_, seen[reg.result_.best_iter])
     assert reg.result_.status == Status.CALLBACK_STOP
-    assert min(reg.validation_scores_) == pytest.approx(
-        reg.validation_scores_[reg.result_.best_iter - 1])
-    assert len(reg.validation_scores_) == reg.n_iter_ == reg.result_.best_iter + 5
+    assert min(reg.validation_errors_) == pytest.approx(
+        reg.validation_errors_[reg.result_.best_iter - 1])
+    assert len(reg.validation_errors_) == reg.n_iter_ == reg.result_.best_iter + 5
 
 
 def test_online_early_stopping_and_tol(rng):
@@ -254,7 +254,7 @@ def test_online_early_stopping_and_tol(rng):
                        early_stopping=True, n_iter_no_change=5, max_iter=3000,
                        random_state=0).fit(X, t)
     assert reg.result_.status == Status.CALLBACK_STOP and reg.n_iter_ < 3000
-    v = reg.validation_scores_
+    v = reg.validation_errors_
     assert min(v) == v[reg.result_.best_iter - 1]
     assert len(v) == reg.n_iter_ == reg.result_.best_iter + 5      # stopped `patience` later
     loose = MLPRegressor(method="sgd", learning_rate=1e-3, tol=1e6, max_iter=50,

@@ -6,6 +6,7 @@ import pytest
 import prmlnet
 from prmlnet.invariance import (TangentPropagation, Tikhonov, tangent_outputs, tangent_penalty,
                                 tikhonov_penalty)
+from prmlnet.convolution import network_from_spec
 from prmlnet.objective import Objective
 from prmlnet.optim import online, train_online
 from prmlnet.priors import Batch
@@ -63,6 +64,50 @@ def test_tikhonov_is_half_the_squared_jacobian_norm(output, sizes, mode, rng):
     unit = np.broadcast_to(np.eye(X.shape[1]), (X.shape[0],) + (X.shape[1],) * 2)
     O2, g2 = tangent_penalty(net, w, X, unit)
     assert O2 == pytest.approx(Omega, rel=1e-13) and relative_error(g2, g) < 1e-12
+
+
+# convolutional networks: every layer type, max pooling between layers and on the input
+CONV_NETS = [("conv:2x3x3-sub-dense:4", (1, 6, 6)),
+             ("conv:2x2x2:pad=1:logistic-max-dense:3", (1, 5, 5)),
+             ("max-conv:2x2x2:softplus-sub", (2, 6, 6))]
+
+
+def conv_problem(rng, spec, shape, output, N=4, S=2):
+    net = network_from_spec(spec, shape, 3, output=output)
+    X = rng.standard_normal((N, net.n_inputs))
+    return net, 1.5 * net.init_weights(rng), X, rng.standard_normal((N, S, net.n_inputs))
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("spec, shape", CONV_NETS)
+def test_omega_of_a_convolutional_network_matches_central_differences(spec, shape, output,
+                                                                      rng):
+    net, w, X, tau = conv_problem(rng, spec, shape, output)
+    J = net.jacobian(w, X)                                            # by backpropagation
+    ty = np.einsum("nki,nsi->nsk", J, tau)
+    assert relative_error(tangent_outputs(net, w, X, tau), ty) < 1e-13
+    Omega, g = tangent_penalty(net, w, X, tau)
+    assert Omega == pytest.approx(0.5 * np.sum(ty ** 2), rel=1e-13)
+    numeric = central_differences(lambda u: tangent_penalty(net, u, X, tau)[0], w)
+    assert relative_error(g, numeric) < 1e-7
+    for mode in ("forward", "reverse"):
+        Omega, g = tikhonov_penalty(net, w, X, mode)
+        assert Omega == pytest.approx(0.5 * np.sum(J ** 2), rel=1e-13)
+        numeric = central_differences(lambda u: tikhonov_penalty(net, u, X, mode)[0], w)
+        assert relative_error(g, numeric) < 1e-7
+
+
+@pytest.mark.parametrize("spec, shape", CONV_NETS)
+def test_objective_of_a_convolutional_network_shares_its_passes(spec, shape, rng):
+    net, w, X, tau = conv_problem(rng, spec, shape, "softmax", N=5)
+    T = make_targets("softmax", 5, 3, rng)
+    obj = Objective(net, X, T, alpha=0.1, beta=2.0, chunk_size=2,
+                    terms=[TangentPropagation(net, tau, 0.7), Tikhonov(net, 0.3, "forward")])
+    E, g = obj(w)
+    expected = (2.0 * net.error(w, X, T) + 0.05 * w @ w + 0.7 * tangent_penalty(net, w, X, tau)[0]
+                + 0.3 * tikhonov_penalty(net, w, X)[0])
+    assert E == pytest.approx(expected, rel=1e-13)
+    assert relative_error(g, central_differences(obj.error, w)) < 1e-7
 
 
 @pytest.mark.parametrize("chunk_size", [2, 100])

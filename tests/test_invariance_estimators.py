@@ -123,8 +123,9 @@ def test_the_command_line_trains_an_invariant_digit_classifier(few_digits, tmp_p
     assert est.get_params()["image_shape"] == (8, 8)
     assert est.get_params()["invariances"] == ("translate", "rotate")
     assert est.get_params()["augment"] == ("affine",) and est.tangent_prop == 3.0
-    for bad, message in [(["--image-shape", "8x7"], "holds 56 pixels"),
+    for bad, message in [(["--image-shape", "8x7", "--augment", "affine"], "holds 56 pixels"),
                          (["--image-shape", "eight"], "expected HxW"),
+                         (["--image-shape", "8x8"], "does nothing here"),
                          (["--bayes", "--tikhonov", "1"], "plain networks only")]:
         with pytest.raises(SystemExit) as e:
             main(["fit", str(csv), "-t", "digit", "--max-iter", "2", "-q", "-o", str(out), *bad])

@@ -155,6 +155,10 @@ MEANING_CASES = {   # files that used to load and predict NaN or the wrong thing
     "bayes_upper_cholesky": (with_arrays("bayes", **{"extra.bayes_chol": lambda r: np.triu(
         np.ones((np.load(r["bayes"])["w"].size,) * 2))}), "lower triangular"),
     "mdn_as_regressor": (edit("mdn", setter(["kind"], "MLPRegressor")), "mdn outputs"),
+    "label_kind_list": (edit("clf2", setter(["meta", "label_kind"], ["binary"])),
+                        "label_kind"),
+    "random_state_string": (edit("reg", setter(["params", "random_state"], "seven")),
+                            "cannot be a MLPRegressor"),
 }
 
 

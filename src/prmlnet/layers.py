@@ -21,7 +21,9 @@ Patterns run along the first axis of every array (N, ...).
 
 A few hooks have defaults here that suit any layer linear in its input and with
 each parameter entering each pre-activation at most once (Dense, convolution):
-``input_grad_at`` (∂E/∂x given x too; max pooling routes by its input),
+``input_grad_at`` (∂E/∂x given x too; max pooling routes by its input) and its
+twin ``linear_at`` (∂a/∂x · dx given x: an input direction pushed through the
+layer, as tangent propagation needs), ``linear_in_input``,
 ``weight_grad_sq``/``input_grad_sq`` (the squared Jacobians of the
 Becker–LeCun diagonal), ``n_biases``, ``n_units``, ``workspace``, and
 ``channelwise``/``unit_params``/``input_params`` (the weight-space symmetries).
@@ -148,6 +150,23 @@ class Layer:
     def workspace(self) -> int:
         """Floats of scratch per pattern and R-direction (sizes the Hessian's blocks)."""
         return self.n_in + self.n_out
+
+    #: whether the pre-activations are linear in the input, a = A(p) x + b, with A not
+    #: depending on x (False for max pooling, whose routing follows x)
+    linear_in_input = True
+
+    def linear_at(self, p, x, dx):
+        r"""The pre-activations' change along input directions ``dx`` at the inputs ``x``:
+        :math:`\sum_i (\partial a_j/\partial x_i)\,\dot x_i`, without the bias.
+
+        ``x`` is (N, n_in); ``dx`` (N, n_in) or S directions per pattern (N, S, n_in);
+        returns (N, n_out) or (N, S, n_out). The adjoint of :meth:`input_grad_at` in
+        its delta. A layer linear in x ignores x: ``linear(p, dx, bias=False)``.
+        """
+        if dx.ndim == 3:
+            N, S, n = dx.shape
+            return self.linear(p, dx.reshape(N * S, n), bias=False).reshape(N, S, -1)
+        return self.linear(p, dx, bias=False)
 
     def input_grad_at(self, p, x, delta):
         """∂E/∂x at the inputs ``x`` (N, n_in), for ``delta`` (N, n_out) or K rows per

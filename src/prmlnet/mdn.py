@@ -410,7 +410,7 @@ def predict_mixture(net, w, X) -> Mixture:
     return net.output.mixture(net.predict(w, X))
 
 
-def init_weights(net, T, rng=None, scale=0.1):
+def init_weights(net, T, rng=None, scale=0.1, sample_weight=None):
     r"""Initial weights for an MDN that start the mixture where the targets are.
 
     The hidden layers are drawn as :meth:`Network.init_weights` does; the
@@ -426,6 +426,10 @@ def init_weights(net, T, rng=None, scale=0.1):
     T : ndarray of shape (N, K)   training targets
     rng : numpy Generator, int seed or None
     scale : float   factor on the output layer's initial weights
+    sample_weight : ndarray (N,), optional
+        Weights of the targets: the k-means centres and the widths are those of
+        the targets repeated :math:`s_n` times (the first centres are drawn
+        among the targets of non-zero weight).
     """
     md = net.output
     if not isinstance(md, MixtureDensity):
@@ -435,6 +439,15 @@ def init_weights(net, T, rng=None, scale=0.1):
     T = np.asarray(T, dtype=float)
     if T.ndim != 2 or T.shape[1] != md.K or T.shape[0] < 1:
         raise ValueError(f"T must have shape (N, {md.K}) with N >= 1; got {T.shape}")
+    s = None
+    if sample_weight is not None:
+        s = np.asarray(sample_weight, dtype=float)
+        if s.shape != (T.shape[0],) or not (np.all(s >= 0) and s.sum() > 0):
+            raise ValueError(f"sample_weight must be {T.shape[0]} weights >= 0, not all zero")
+        T, s = T[s > 0], s[s > 0]
+
+    def mean(A, rows=slice(None)):                  # (weighted) mean over the rows of A
+        return A.mean(axis=0) if s is None else np.average(A, axis=0, weights=s[rows])
     w = net.init_weights(rng)
     W, b = net.unpack(w)[-1]
     W *= scale
@@ -445,12 +458,13 @@ def init_weights(net, T, rng=None, scale=0.1):
         k = np.argmin(d2, axis=1)
         for j in range(L):
             if np.any(k == j):
-                centres[j] = T[k == j].mean(axis=0)
+                centres[j] = mean(T[k == j], k == j)
     d2 = np.min(np.sum((T[:, None, :] - centres[None]) ** 2, axis=-1), axis=1)
     # a floor on the widths relative to the targets' own spread (any units), never absolute
-    spread = float(np.std(T)) or float(np.max(np.abs(T))) or 1.0
+    sd = float(np.std(T)) if s is None else float(np.sqrt(mean((T - mean(T).mean()) ** 2).mean()))
+    spread = sd or float(np.max(np.abs(T))) or 1.0
     floor = 1e-6 * spread
-    sigma = max(np.sqrt(np.mean(d2) / md.K), 2.0 * md.min_width, floor)
+    sigma = max(np.sqrt(mean(d2) / md.K), 2.0 * md.min_width, floor)
     b_pi, b_s, b_mu = md.split(b)
     b_pi[...] = 0.0
     b_s[...] = 0.5 * np.log(max(sigma ** 2 - md.min_width ** 2, floor ** 2))

@@ -30,9 +30,15 @@ for _command in (check, tour, fit, predict, info):
 
 
 def main(argv=None):
-    """Entry point: run the command line, turning errors into one-line messages."""
+    """Entry point: run the command line, turning errors into one-line messages;
+    ``prmlnet`` alone prints its help."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if not args:
+        with click.Context(cli, info_name="prmlnet") as ctx:
+            click.echo(cli.get_help(ctx))
+        return 0
     try:
-        cli.main(args=argv, prog_name="prmlnet", standalone_mode=False)
+        cli.main(args=args, prog_name="prmlnet", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("prmlnet: interrupted", err=True)
         sys.exit(130)

@@ -63,17 +63,23 @@ class Table:
                 f"{self.path} has no {what}{'s' if len(missing) > 1 else ''} "
                 f"{', '.join(repr(m) for m in missing)}; its columns are {have}{more}")
 
-    def numeric(self, names, role="input"):
-        """The named columns as a finite float64 matrix (N, len(names)), or ValueError."""
+    def numeric(self, names, role="input", leave_out=None):
+        """The named columns as a finite float64 matrix (N, len(names)), or ValueError.
+
+        ``leave_out``: the command-line option that leaves a column out (``--ignore``),
+        named in the message about a column that is not numeric.
+        """
         self.require(names)
         for n in names:
             v = self.values[n]
             if v.dtype.kind not in "fiub":
                 bad = np.flatnonzero([c.strip() != "" and not _is_number(c) for c in v])
+                fix = (f"fix those cells, or leave the column out with {leave_out} {n}"
+                       if leave_out else "fix those cells or drop the column")
                 raise ValueError(
                     f"{role} column {n!r} of {self.path} must be numeric but "
                     f"{_lines_text(self.lines[bad])} hold{'s' if bad.size == 1 else ''} "
-                    f"non-numbers such as {str(v[bad[0]])!r}; fix those cells or drop the column")
+                    f"non-numbers such as {str(v[bad[0]])!r}; {fix}")
         X = np.column_stack([self.values[n].astype(np.float64) for n in names]) if names \
             else np.empty((self.n_rows, 0))
         finite = np.isfinite(X)

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..activations import ACTIVATIONS
 from ..priors import GROUPINGS
+from . import _summary
 from ._common import DeferSigint, TASKS, choose_task, hidden_sizes, methods, progress_callback
 
 
@@ -57,7 +58,9 @@ def _image_shape(ctx, param, value):
               help="Stop when the largest gradient component falls below this.")
 @click.option("--early-stopping", is_flag=True,
               help="Hold out 10% of the rows; keep the weights with the lowest validation error.")
-@click.option("--no-standardize", is_flag=True, help="Feed the inputs unscaled.")
+@click.option("--no-standardize", is_flag=True,
+              help="Feed the inputs and the regression targets unscaled (by default both are "
+                   "standardised; the statistics are stored in the model and predict maps back).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Random seed: the same seed and data give the same weights.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
@@ -96,9 +99,11 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, we
         conv_layers):
     """Train a network on a CSV file with a header (or a .npz of columns).
 
-    Every column except the targets (and --ignore'd ones) is an input. Inputs are standardised (the
-    statistics are stored in the model). Ctrl-C stops training, keeps the best
-    weights so far and still writes the model file (exit status 130).
+    Every column except the targets (and --ignore'd ones) is an input. Inputs and
+    regression targets are standardised (the statistics are stored in the model;
+    predictions come back in the targets' units). An option that does nothing in the
+    chosen mode is an error. Ctrl-C stops training, keeps the best weights so far and
+    still writes the model file (exit status 130).
     """
     import time
     import warnings
@@ -116,12 +121,15 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, we
     features = [c for c in table.columns if c not in targets and c not in ignored]
     if not features:
         raise click.UsageError(f"{train} has no input columns besides the target")
-    X = table.numeric(features, role="input")
+    X = table.numeric(features, role="input", leave_out="--ignore")
     task, why = choose_task(task, table, targets)
+    _summary.check_options(click.get_current_context(), task, bayes, weight_prior, conv_layers,
+                           image_shape, invariances, tangent_prop, augment)
     if task == "classification":
         if len(targets) > 1:
             raise click.UsageError("classification takes one --target column")
         y = table.labels(targets[0])
+        _summary.refuse_continuous(y, targets[0], train)
         labels = np.unique(y)
         if labels.size < 2:
             raise click.UsageError(f"target {targets[0]!r} of {train} holds a single class "
@@ -163,7 +171,8 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, we
         est = cls(layers=conv_layers, image_shape=shape, activation=activation, alpha=alpha,
                   weight_prior=weight_prior, n_prior_components=prior_components,
                   method=method, max_iter=max_iter, tol=tol, early_stopping=early_stopping,
-                  standardize=not no_standardize, random_state=seed)
+                  standardize=not no_standardize, random_state=seed,
+                  **{k: v for k, v in invariance.items() if k != "image_shape"})
         bar_length = max_iter
     elif bayes:
         est, cls, method, bar_length = _bayes_estimator(task, hidden, activation, alpha, method,
@@ -182,6 +191,12 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, we
                    err=True)
         click.echo(f"training {cls.__name__} (hidden layers {conv_layers or list(hidden)}) with {method} "
                    f"on {X.shape[0]} rows × {X.shape[1]} inputs", err=True)
+    y_fit, target_scaling = y, None
+    if bayes and task == "regression" and not no_standardize:
+        # the Bayesian regressor keeps its targets' units (β is their noise precision):
+        # standardised here, one scale per target, so every error bar has its target's
+        target_scaling = _summary.target_scaling(y)
+        y_fit = _summary.standardised(y, target_scaling)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -190,7 +205,7 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, we
                                    show_pos=True, show_eta=True,
                                    item_show_func=lambda E: "" if E is None else f"E = {E:.6g}",
                                    hidden=quiet) as bar:
-                est.fit(X, y, callback=progress_callback(bar, quiet))
+                est.fit(X, y_fit, callback=progress_callback(bar, quiet))
         except KeyboardInterrupt:       # outside the optimizer's own guard: nothing to keep
             if not hasattr(est, "training_"):
                 click.echo("prmlnet: interrupted before training finished; no model written",
@@ -207,38 +222,14 @@ def fit(train, targets, ignored, task, components, hidden, activation, alpha, we
     mf = est.to_model_file()
     mf.meta["cli"] = {"train_file": str(train), "targets": targets, "features": features,
                       "task": task}
+    if target_scaling is not None:
+        mf.meta["cli"]["target_mean"], mf.meta["cli"]["target_scale"] = target_scaling
     with DeferSigint() as held:
         modelfile.save(out, mf, inputs=[train])
     interrupted = est.training_["interrupted"] or held.caught
     if not quiet:
-        tr = est.training_
-        click.echo(f"{cls.__name__} {'-'.join(map(str, est.net_.sizes))} "
-                   f"({activation} hidden, {est.net_.output.name} outputs, "
-                   f"W = {est.net_.n_weights})", err=True)
-        status = {Status.MAX_ITER.name: "maximum reached", Status.CONVERGED.name: "converged",
-                  Status.CALLBACK_STOP.name: "early stopping",
-                  Status.INTERRUPTED.name: "interrupted",
-                  Status.STALLED.name: "stalled, not converged",
-                  Status.LINE_SEARCH_FAILED.name: "line search failed, not converged",
-                  }.get(tr["status"], tr["message"])
-        click.echo(f"  error E = {tr['error']:.6g} ({tr['error_per_pattern']:.4g} per row), "
-                   f"{tr['n_iter']} iterations ({status}), {seconds:.2f} s", err=True)
-        if bayes:
-            _bayes_summary(est)
-        if getattr(est, "mixture_", None) is not None:
-            m = est.mixture_
-            click.echo("  weight mixture: " + ", ".join(
-                f"π {p:.3g} μ {mu:.3g} σ {sd:.3g}" for p, mu, sd in zip(m.pi, m.mu, m.sigma)),
-                err=True)
-        if task == "classification":
-            click.echo(f"  training accuracy {est.score(X, y):.4f}", err=True)
-        elif task == "density":
-            click.echo(f"  training mean log-likelihood {est.score(X, y):.4f} per row "
-                       f"({components} components)", err=True)
-        else:
-            resid = est.predict(X).reshape(len(X), -1) - y.reshape(len(X), -1)
-            click.echo(f"  training RMSE {np.sqrt(np.mean(resid ** 2)):.4g}, "
-                       f"R² {est.score(X, y):.4f}", err=True)
+        _summary.report(est, cls, task, activation, seconds, X, y, target_scaling, features,
+                        components)
     if interrupted:
         click.echo(f"prmlnet: interrupted after {est.training_['n_iter']} iterations; "
                    f"kept the best weights so far and wrote {out}", err=True)
@@ -272,15 +263,3 @@ def _bayes_estimator(task, hidden, activation, alpha, method, max_iter, tol, ear
               n_outer=n_outer, method=method, max_iter=max_iter, tol=tol,
               standardize=not no_standardize, random_state=seed)
     return est, cls, method, max_iter * n_outer
-
-
-def _bayes_summary(est):
-    a = est.alpha_
-    alpha = (f"{a:.4g}" if isinstance(a, float)
-             else ", ".join(f"{k} {v:.4g}" for k, v in a.items()))
-    beta = "" if est.net_.output.name != "linear" else \
-        f", beta {est.beta_:.4g} (noise sd {est.beta_ ** -0.5:.4g})"
-    click.echo(f"  evidence: alpha {alpha}{beta}, gamma {est.gamma_:.4g} of "
-               f"{est.net_.n_weights} weights, ln evidence {est.log_evidence_:.6g}, "
-               f"{est.n_iter_} re-estimations"
-               + ("" if est.converged_ else " (not settled; raise --n-outer)"), err=True)

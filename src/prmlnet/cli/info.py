@@ -8,6 +8,7 @@ import click
 import numpy as np
 
 from ._common import fmt
+from ._summary import named_alphas
 
 
 @click.command()
@@ -55,9 +56,13 @@ def info(model):
                                  f"per row), {tr.get('n_iter')} iterations, status "
                                  f"{tr.get('status')}, {tr.get('seconds', float('nan')):.2f} s"
                                  + (", interrupted" if tr.get("interrupted") else "")))
+    if cli_meta.get("target_scale") is not None:
+        rows.append(("target scaling", "standardised by the command line (mean " + ", ".join(
+            f"{v:.4g}" for v in cli_meta["target_mean"]) + "; scale " + ", ".join(
+            f"{v:.4g}" for v in cli_meta["target_scale"]) + "); predict maps back"))
     if mf.kind.startswith("Bayesian") and "log_evidence" in mf.meta:
         m = mf.meta
-        alpha = ", ".join(f"{k} {v:.4g}" for k, v in m["alpha"].items())
+        alpha = named_alphas(m["alpha"], cli_meta.get("features") or tr.get("feature_names"))
         beta = f", beta {m['beta']:.4g}" if mf.kind == "BayesianMLPRegressor" else ""
         rows.append(("evidence", f"alpha {alpha}{beta}, gamma {sum(m['gamma'].values()):.4g}, "
                                  f"ln evidence {m['log_evidence']:.6g}"

@@ -18,14 +18,22 @@ from ._common import fmt, model_inputs
 @click.option("--proba", is_flag=True, help="Add class probabilities (classifiers).")
 @click.option("--no-std", is_flag=True,
               help="Leave out the error-bar columns <target>_std of a Bayesian regression model.")
-def predict(model, data, out, proba, no_std):
+@click.option("--mean", "with_mean", is_flag=True,
+              help="Density models: add the conditional mean of each target, <target>_mean.")
+@click.option("--mixture", "with_mixture", is_flag=True,
+              help="Density models: add the mixture's parameters, pi_k, sigma_k and "
+                   "mu_k_<target> for each component k.")
+def predict(model, data, out, proba, no_std, with_mean, with_mixture):
     """Predict for the rows of DATA (CSV with a header, or .npz) with a model file.
 
     The model's input columns are taken by name (other columns are ignored);
     the output is CSV: the predicted target (class label) of each row and,
     with --proba, one probability column per class. A Bayesian regression model
     (fit --bayes) adds the predictive standard deviation of each target,
-    sqrt(1/beta + g^T A^-1 g), as <target>_std.
+    sqrt(1/beta + g^T A^-1 g), as <target>_std. A density model (fit --task
+    density) predicts the conditional mode, and with --mean and --mixture adds
+    the conditional mean and the mixture p(t|x) itself. An option that does
+    nothing for the model is an error.
     """
     import csv
     import io as _io
@@ -56,9 +64,19 @@ def predict(model, data, out, proba, no_std):
             f"(it takes {', '.join(map(repr, names))})")
     X = table.numeric(names, role="input")
     classifier = hasattr(est, "predict_proba") and hasattr(est, "classes_")
-    if proba and not classifier:
-        raise click.UsageError("--proba needs a classification model")
-    targets = (mf.meta.get("cli") or {}).get("targets") or ["prediction"]
+    density = hasattr(est, "predict_mixture")
+    for given, ok, what in ((proba, classifier, "--proba needs a classification model"),
+                            (no_std, mf.kind == "BayesianMLPRegressor",
+                             "--no-std goes with a Bayesian regression model (fit --bayes), "
+                             "the only one with error bars"),
+                            (with_mean, density, "--mean needs a density model (fit --task "
+                                                 "density)"),
+                            (with_mixture, density, "--mixture needs a density model (fit "
+                                                    "--task density)")):
+        if given and not ok:
+            raise click.UsageError(what)
+    cli_meta = mf.meta.get("cli") or {}
+    targets = cli_meta.get("targets") or ["prediction"]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
         error_bars = mf.kind == "BayesianMLPRegressor" and not no_std
@@ -67,14 +85,29 @@ def predict(model, data, out, proba, no_std):
         else:
             pred = est.predict(X)
         P = est.predict_proba(X) if proba else None
+        mix = est.predict_mixture(X) if with_mean or with_mixture else None
     pred = np.asarray(pred)
     if pred.ndim == 1:
         pred = pred[:, None]
+    if cli_meta.get("target_scale") is not None:      # targets fit standardised (fit --bayes)
+        scale = np.asarray(cli_meta["target_scale"], dtype=float)
+        pred = pred * scale + np.asarray(cli_meta["target_mean"], dtype=float)
+        if error_bars:
+            std = std * scale
     header = list(targets) if len(targets) == pred.shape[1] else \
         [f"{targets[0]}_{k}" for k in range(pred.shape[1])]
+    names = list(header)
     if error_bars:
-        header += [f"{h}_std" for h in header]
+        header += [f"{h}_std" for h in names]
         pred = np.hstack([pred, std])
+    if with_mean:
+        header += [f"{h}_mean" for h in names]
+        pred = np.hstack([pred, mix.mean().reshape(len(X), -1)])
+    if with_mixture:
+        L = mix.pi.shape[1]
+        header += [f"pi_{k + 1}" for k in range(L)] + [f"sigma_{k + 1}" for k in range(L)]
+        header += [f"mu_{k + 1}_{h}" for k in range(L) for h in names]
+        pred = np.hstack([pred, mix.pi, mix.sigma, mix.mu.reshape(len(X), -1)])
     if P is not None:
         header += [f"p_{fmt(c)}" for c in est.classes_]
     buf = _io.StringIO()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..layers import Layer
 
 __all__ = ["ImageLayer"]
@@ -15,6 +17,18 @@ def _shape(in_shape, name="in_shape"):
     if len(shape) != 3 or min(shape) < 1:
         raise ValueError(f"{name} must be three positive integers (C, H, W); got {in_shape!r}")
     return shape
+
+
+def _same_view(a, b):
+    """Whether ``a`` and ``b`` are the same view of the same memory (start, shape, strides,
+    dtype), so that what was computed from one holds for the other: a reshaped view
+    handed on is recognised, not only the very object. (The memo that holds ``a``
+    keeps its memory alive, so no other array can have taken it.)"""
+    if a is b:
+        return True
+    return (type(a) is np.ndarray and type(b) is np.ndarray and a.shape == b.shape
+            and a.strides == b.strides and a.dtype == b.dtype
+            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
 
 
 def _flat(a, n):

@@ -6,7 +6,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..activations import get_activation
-from ._base import ImageLayer, _flat, _shape
+from ._base import ImageLayer, _flat, _same_view, _shape
 
 __all__ = ["Conv2D"]
 
@@ -186,7 +186,7 @@ class Conv2D(ImageLayer):
         """The column matrices of ``x``, chunk by chunk: those of the last :meth:`linear`
         if it was for this very array (used once, then dropped), else built anew."""
         memo = getattr(self, "_memo", None)
-        if memo is not None and memo[0] is x and len(memo[1]) == len(chunks):
+        if memo is not None and _same_view(memo[0], x) and len(memo[1]) == len(chunks):
             self._memo = None
             return memo[1]
         return (self._im2col(x[s:e]) for s, e in chunks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..activations import get_activation
-from ._base import ImageLayer, _flat, _shape
+from ._base import ImageLayer, _flat, _same_view, _shape
 
 __all__ = ["Subsampling", "MaxPool"]
 
@@ -103,7 +103,7 @@ class Subsampling(ImageLayer):
         """:meth:`_mean` of ``x``, from the last :meth:`linear` if it was for this very
         array (the backward pass right after it); used once, then dropped."""
         memo = getattr(self, "_memo", None)
-        if memo is not None and memo[0] is x:
+        if memo is not None and _same_view(memo[0], x):
             self._memo = None
             return memo[1]
         return self._mean(x)
@@ -189,8 +189,9 @@ class MaxPool(ImageLayer):
     delta to the input where the maximum was attained (the first one on a tie,
     a one-sided derivative), and its second derivative is zero almost
     everywhere. Because that routing depends on the input, the layer overrides
-    the passes that need it (:meth:`input_grad_at`, the R-passes); the rest of
-    the library sees only those passes.
+    the hooks that need it (:meth:`input_grad_at` for deltas, :meth:`linear_at`
+    for input directions such as tangents, the R-passes); the rest of the
+    library sees only those hooks.
     """
 
     def __init__(self, in_shape, size=2, activation="identity"):
@@ -256,8 +257,8 @@ class MaxPool(ImageLayer):
     def linear(self, p, x, bias=True):
         if not bias:
             raise ValueError("max pooling is not linear in its input, so it has no linear part "
-                             "to push a direction through; its R-forward pass (r_forward) routes "
-                             "R{x} by the maxima of x")
+                             "to push a direction through; linear_at(p, x, dx) routes dx by the "
+                             "maxima of x")
         xf, lead = _flat(x, self.n_in)
         return self._blocks(xf).max(axis=-1).reshape(*lead, self.n_out)
 
@@ -268,8 +269,15 @@ class MaxPool(ImageLayer):
         raise ValueError("max pooling routes deltas to the maxima of its input; call "
                          "input_grad_at(p, x, delta) with the input x")
 
+    linear_in_input = False
+
     def input_grad_at(self, p, x, delta):
         return self._scatter(self._source(x), delta)
+
+    def linear_at(self, p, x, dx):
+        """``dx`` (N, [S,] n_in) read at the maxima of ``x``: (N, [S,] n_out)."""
+        src = self._source(x)
+        return self._gather(src if dx.ndim == 2 else src[:, None, :], dx)
 
     def weight_grad_each(self, x, delta, out):
         pass
@@ -285,7 +293,7 @@ class MaxPool(ImageLayer):
         return self.input_grad_at(p, x, delta) if need_input else None
 
     def r_forward(self, p, v, x, rx, a, z, dh=None, out=None, need_z=True):
-        ra = (np.zeros_like(a) if rx is None else self._gather(self._source(x), rx))
+        ra = np.zeros_like(a) if rx is None else self.linear_at(p, x, rx)
         if not need_z:
             return ra, None
         return ra, (self.activation.dh(a, z) if dh is None else dh) * ra

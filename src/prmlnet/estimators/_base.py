@@ -15,9 +15,16 @@ only what differs:
 ``_make_objective(net, X, T)`` the objective (default: weight decay α, β = 1; with
                                ``weight_prior="mixture"`` α on the biases only, the
                                soft-weight-sharing mixture joined in :meth:`_trained`)
+``_train_batch(w0, X, T, callback)``  a batch training run (default:
+                               :func:`._training.train_batch`)
 ``_after_fit(X, T)``           anything to compute at the trained weights
 ``_extra_state()``             ``(arrays, meta)`` to store in a model file
 ``_restore_state(arrays, meta)``  the reverse
+
+With sample weights, ``fit`` passes them to the hooks that need them as the
+keyword ``sample_weight=`` — ``_encode_targets``, ``_initial_weights``,
+``_make_objective`` and the training runs — and only then, so a hook written
+without the parameter serves unweighted fits unchanged.
 
 Conventions
 -----------
@@ -33,6 +40,12 @@ Conventions
   ``tol`` times the standard deviation of the targets the network is trained
   on; every ending that is not a convergence (iteration limit, failed line
   search, overflow, interrupt) gives a warning.
+* **Warm starts.** ``warm_start=True`` makes ``fit`` continue from the weights
+  (and the standardisation, target encoding and prior mixture) of the previous
+  fit, with a fresh optimizer: ``loss_curve_`` and ``n_iter_`` go on counting,
+  ``max_iter`` bounds each call. The parameters must build the same network and
+  a classifier must see the same classes. ``partial_fit`` always continues,
+  the online method's state included.
 * **Sums, not means.** The training error is the book's
   :math:`E(\mathbf{w}) = \sum_n E_n(\mathbf{w}) + \frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}`
   (5.11, 5.112), summed over patterns, with α **not** divided by the number of
@@ -61,11 +74,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import modelfile
 from ..network import Network
-from . import _dask, _invariance, _weight_prior
+from . import _dask, _invariance, _training, _weight_prior
+from ._scaling import _count, _warn_unscaled, column_scales, pooled_variance
 from ._files import KINDS, _json_params, from_model_file, load
 
-__all__ = ["BaseMLP", "ONLINE_METHODS", "batch_methods", "column_scales", "from_model_file",
-           "load", "KINDS"]
+__all__ = ["BaseMLP", "ONLINE_METHODS", "batch_methods", "column_scales", "pooled_variance",
+           "from_model_file", "load", "KINDS"]
 
 ONLINE_METHODS = ("sgd", "momentum", "adam")
 
@@ -79,37 +93,6 @@ def _is_number(v) -> bool:
     """A real number that is not a bool."""
     return isinstance(v, (int, float, np.integer, np.floating)) and \
         not isinstance(v, (bool, np.bool_))
-
-
-def column_scales(A, what="input"):
-    """Mean and standard deviation of each column of ``A`` (N, D), for standardising.
-
-    Computed on the columns divided by their largest magnitude, so that values
-    near the float64 limit do not overflow. A column whose spread is below
-    1e-12 of its magnitude — a constant, up to rounding — gets scale 1 (it is
-    only centred); the threshold is relative, so data in any units (1e-13 or
-    1e13) are standardised alike.
-    """
-    big = np.max(np.abs(A), axis=0)
-    if not np.all(np.isfinite(big)):
-        raise ValueError(f"{what} columns hold infinite values; they cannot be standardised")
-    unit = np.where(big > 0, big, 1.0)
-    B = A / unit
-    mean, scale = B.mean(axis=0) * unit, B.std(axis=0) * unit
-    scale[~(scale > 1e-12 * big)] = 1.0
-    return mean, scale
-
-
-def _warn_unscaled(X, name):
-    """Warn when unstandardised inputs are so small or so large that a network of
-    unit-scale initial weights can hardly learn from them."""
-    spread = X.std(axis=0) if X.shape[0] > 1 else np.ones(X.shape[1])
-    bad = np.flatnonzero((spread > 0) & ((spread < 1e-6) | (spread > 1e6)))
-    if bad.size:
-        warnings.warn(f"{name}: input column{'s' * (bad.size > 1)} {bad[:5].tolist()} "
-                      f"{'have' if bad.size > 1 else 'has'} a spread of "
-                      f"{spread[bad[0]]:.3g}; unscaled, the network can hardly learn from "
-                      "such inputs — set standardize=True", UserWarning, stacklevel=5)
 
 
 def batch_methods():
@@ -128,6 +111,13 @@ class BaseMLP(BaseEstimator):
 
     # Estimators without these parameters (MDN, Bayesian) keep the Gaussian prior.
     weight_prior = "gaussian"
+    # ... and start every fit afresh
+    warm_start = False
+    #: whether the estimator's own ``_train_batch`` weighs the patterns: a subclass that
+    #: trains by a ``_train_batch`` of its own (the Bayesian estimators' evidence loop)
+    #: sets it True once that training takes ``sample_weight``; until then its ``fit``
+    #: has no ``sample_weight`` parameter (so scikit-learn's checks expect none)
+    _weighs_patterns = True
     n_prior_components = 3
     # ... and no invariances (§5.5.3-5.5.5; see _invariance.py)
     image_shape, invariances, augment = None, (), None
@@ -138,11 +128,15 @@ class BaseMLP(BaseEstimator):
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith("_"):
             KINDS[cls.__name__] = cls
+        owner = next(k for k in cls.__mro__ if "_train_batch" in k.__dict__)
+        if owner is not BaseMLP and not owner.__dict__.get("_weighs_patterns", False) \
+                and "fit" not in cls.__dict__:
+            cls.fit = BaseMLP._fit_unweighted
 
     def __init__(self, hidden_layer_sizes=(10,), activation="tanh", alpha=0.01, method="scg",
                  max_iter=200, tol=1e-5, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10, batch_size=32, learning_rate=0.01, standardize=False,
-                 random_state=None, verbose=0):
+                 warm_start=False, random_state=None, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.alpha = alpha
@@ -155,6 +149,7 @@ class BaseMLP(BaseEstimator):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.standardize = standardize
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
 
@@ -170,19 +165,20 @@ class BaseMLP(BaseEstimator):
         return Network((n_features, *self._hidden_sizes(), n_out), hidden=self.activation,
                        output=output)
 
-    def _initial_weights(self, T):
+    def _initial_weights(self, T, sample_weight=None):
         """Starting weights of a fresh fit (``net_`` and ``_rng_`` are set)."""
         return self.net_.init_weights(self._rng_)
 
-    def _make_objective(self, net, X, T):
+    def _make_objective(self, net, X, T, sample_weight=None):
         from ..priors import as_prior
         prior = (_weight_prior.bias_prior(net, self.alpha) if self.weight_prior == "mixture"
                  else as_prior(net, self.alpha))
         if _dask.is_dask(X):                  # partitions on a Dask cluster (prmlnet.distributed)
             from ..distributed import DistributedObjective
-            return DistributedObjective(net, X, T, prior=prior)
+            return DistributedObjective(net, X, T, prior=prior, sample_weight=sample_weight)
         from ..objective import Objective
-        return Objective(net, X, T, prior=prior, terms=_invariance.terms(self, net, X))
+        return Objective(net, X, T, prior=prior, terms=_invariance.terms(self, net, X),
+                         sample_weight=sample_weight)
 
     def _trained(self, obj, w0):
         """``(fun, x0)``: the objective over what is trained and its start (see
@@ -263,6 +259,8 @@ class BaseMLP(BaseEstimator):
         if not (_is_number(self.learning_rate) and self.learning_rate > 0
                 and math.isfinite(self.learning_rate)):
             raise ValueError(f"learning_rate must be a number > 0; got {self.learning_rate!r}")
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise ValueError(f"warm_start must be True or False; got {self.warm_start!r}")
         _weight_prior.check(self)
         _invariance.check_params(self)
 
@@ -293,28 +291,33 @@ class BaseMLP(BaseEstimator):
         return np.random.default_rng(check_random_state(rs).randint(2**31 - 1))
 
     # -- standardisation ----------------------------------------------------------
-    def _set_standardisation(self, X):
+    def _set_standardisation(self, X, sample_weight=None):
         if self.standardize:
             if _dask.is_dask(X):              # the statistics are summed on the cluster
-                mean, scale = _dask.column_stats(X)
+                mean, scale = _dask.column_stats(X, sample_weight)
                 scale[~(scale > 1e-12 * np.abs(mean))] = 1.0
             else:
-                mean, scale = column_scales(X, "input")
+                mean, scale = column_scales(X, "input", sample_weight)
             self.x_mean_, self.x_scale_ = mean, scale
         else:
             self.x_mean_ = self.x_scale_ = None
             if not _dask.is_dask(X):
                 _warn_unscaled(X, type(self).__name__)
 
-    def _gtol(self, T):
+    def _gtol(self, T, sample_weight=None):
         """The gradient tolerance for the optimizer (``tol``; regressors scale it)."""
         return self.tol
 
-    def _error_scale(self, T):
-        """The size of the training error set by the data: N times the variance of
-        the targets (1 for 0/1 targets of a classifier)."""
-        v = float(np.var(T)) if T.size else 0.0
-        return T.shape[0] * v if v > 0 else 1.0
+    def _plateau_tol(self, T, sample_weight=None):
+        """The loss-plateau tolerance of online methods in units of E: ``tol`` per
+        pattern (regressors scale it by the targets' variance), times N (Σ s_n)."""
+        return self.tol * _count(T, sample_weight)
+
+    def _error_scale(self, T, sample_weight=None):
+        """The size of the training error set by the data: N (Σ s_n) times the
+        variance of the targets."""
+        v = pooled_variance(T, sample_weight)
+        return _count(T, sample_weight) * v if v > 0 else 1.0
 
     def _transform(self, X):
         if self.x_mean_ is None:
@@ -322,8 +325,9 @@ class BaseMLP(BaseEstimator):
         return (X - self.x_mean_) / self.x_scale_
 
     # -- fitting ------------------------------------------------------------------
-    def fit(self, X, y, callback=None):
-        """Train the network on ``(X, y)`` from fresh random weights.
+    def fit(self, X, y, sample_weight=None, callback=None):
+        """Train the network on ``(X, y)``: from fresh random weights, or with
+        ``warm_start=True`` from the weights of the previous fit.
 
         Parameters
         ----------
@@ -332,6 +336,14 @@ class BaseMLP(BaseEstimator):
             Dask cluster, without bringing the data to this process (see
             :mod:`prmlnet.estimators._dask`); y must then be a dask collection too.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights :math:`s_n \\ge 0` of the samples: the error is
+            :math:`\\sum_n s_n E_n` (and so are its gradient, its Hessian and the
+            held-out error of early stopping), the standardisation statistics and
+            the tolerances are weighted alike, so integer weights give what
+            repeating each sample :math:`s_n` times gives (exactly, up to
+            rounding, for the batch methods; online methods shuffle N samples,
+            not the repeated ones). None: every sample weighs 1.
         callback : callable, optional
             Called once per iteration (epoch for online methods) with the
             optimizer's :class:`~prmlnet.optim.result.IterInfo`; returning True
@@ -341,7 +353,14 @@ class BaseMLP(BaseEstimator):
         -------
         self
         """
+        return self._fit(X, y, incremental=False, callback=callback, sample_weight=sample_weight)
+
+    def _fit_unweighted(self, X, y, callback=None):
+        """Train the network on ``(X, y)`` (see :meth:`BaseMLP.fit`; this estimator's
+        training takes no sample weights)."""
         return self._fit(X, y, incremental=False, callback=callback)
+
+    _fit_unweighted.__name__ = "fit"
 
     def _validate(self, X, y, reset):
         if _dask.is_dask(X, y):
@@ -352,67 +371,83 @@ class BaseMLP(BaseEstimator):
 
     _y_numeric = True
 
-    def _fit(self, X, y, incremental, callback=None, classes=None):
+    def _fit(self, X, y, incremental, callback=None, classes=None, sample_weight=None):
         self._check_params()
-        first = not (incremental and hasattr(self, "w_"))
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not hold out a validation set, so it cannot "
+                             "stop early: set early_stopping=False for partial_fit, or use fit")
+        first = not (hasattr(self, "w_") and (incremental or self.warm_start))
         X, y = self._validate(X, y, reset=first)
+        s = _training.sample_weights(sample_weight, X)
+        kw = {} if s is None else {"sample_weight": s}
         _invariance.check_features(self, X.shape[1])
         if _dask.is_dask(X, y) and _invariance.active(self):
             raise ValueError("the invariance parameters (tangent_prop, tikhonov, augment) do not "
                              "go with dask arrays yet; pass NumPy arrays")
-        T = (_dask.encode_targets(self, y, first, classes) if _dask.is_dask(y)
-             else self._encode_targets(y, first, classes))
+        if not first and not incremental:
+            self._check_warm_classes(y)
+        T = (_dask.encode_targets(self, y, first, classes, s) if _dask.is_dask(y)
+             else self._encode_targets(y, first, classes, **kw))
         if first:
-            self._set_standardisation(X)
+            self._set_standardisation(X, s)
             output, n_out = self._output_model(T)
             net = self._build_network(X.shape[1], output, n_out)
             self._check_memory(net, X.shape[0])         # before anything is allocated
             self.net_ = net
             self._rng_ = self._rng()
-            w0 = self._initial_weights(T)
+            w0 = self._initial_weights(T, **kw)
             self.loss_curve_ = []
             self.n_iter_ = 0
             self._online_state_ = None
-        else:
-            w0 = self.w_
-        Xs = self._transform(X)
-        if first:
             self.__dict__.pop("mixture_", None)
+        else:
+            if not incremental:
+                _training.check_warm_start(self, X)
+                self._online_state_ = None     # fit starts the online method afresh
+            w0 = self.w_
+        if not incremental:                    # held-out errors belong to this fit alone
+            self.validation_errors_ = self.best_validation_error_ = None
+        Xs = self._transform(X)
         if not _dask.is_dask(Xs) and not np.all(np.isfinite(Xs)):
             raise ValueError("the standardised inputs overflow (values too large for their "
                              "spread); rescale the input columns")
         t0 = time.perf_counter()
         if incremental:
-            result = self._train_epoch(w0, Xs, T, callback)
+            result = self._train_epoch(w0, Xs, T, callback, **kw)
         elif self.method in ONLINE_METHODS:
-            result = self._train_online(w0, Xs, T, callback)
+            result = self._train_online(w0, Xs, T, callback, **kw)
         else:
-            result = self._train_batch(w0, Xs, T, callback)
+            result = self._train_batch(w0, Xs, T, callback, **kw)
         seconds = time.perf_counter() - t0
         _weight_prior.take(self, result.x)
         self.result_ = result
-        if incremental or result.history is None or len(result.history.fun) < 2:
+        if result.history is None or len(result.history.fun) < 2:
             new = [float(result.fun)]
         else:
             new = [float(v) for v in result.history.fun[1:]]
         self.loss_curve_ = list(self.loss_curve_) + new
-        self.n_iter_ = int(self.n_iter_) + max(int(result.nit), 1 if incremental else 0)
-        self.n_iter_ = max(self.n_iter_, 1)
-        obj = self._make_objective(self.net_, Xs, T)
+        self.n_iter_ = max(int(self.n_iter_) + int(result.nit), 1)
+        obj = self._make_objective(self.net_, Xs, T, **kw)
         self.loss_ = float(obj(self.w_)[0])
         if getattr(self, "mixture_", None) is not None:
             self.loss_ += float(self.mixture_.value_and_gradient(self.w_)[0])
+        n = float(X.shape[0] if s is None else s.sum())
         self.training_ = {
             "n_samples": int(X.shape[0]), "n_features": int(X.shape[1]),
             "method": self.method, "n_iter": int(self.n_iter_), "error": self.loss_,
-            "error_per_pattern": self.loss_ / X.shape[0],
+            "error_per_pattern": self.loss_ / n,
             "status": getattr(result.status, "name", str(result.status)),
             "message": str(result.message), "nfev": int(result.nfev),
             "seconds": seconds, "interrupted": self._interrupted(result),
         }
+        if s is not None:
+            self.training_["sample_weight_sum"] = n
         self._after_fit(Xs, T)
         self._warn(result)
         return self
+
+    def _check_warm_classes(self, y):
+        """A classifier's hook: raise unless y has the fitted classes (warm_start)."""
 
     @staticmethod
     def _interrupted(result):
@@ -439,139 +474,33 @@ class BaseMLP(BaseEstimator):
                           "poor — try standardize=True or another method", ConvergenceWarning,
                           stacklevel=4)
 
-    def _callbacks(self, callback):
-        """The user's callback and verbose printing, as one optimizer callback."""
+    def _callbacks(self, callback, start=0):
+        """The user's callback and verbose printing, as one optimizer callback
+        (``start``: the iterations done before, partial_fit's epochs)."""
         if not self.verbose and callback is None:
             return None
+        word = "epoch" if self.method in ONLINE_METHODS else "iteration"
 
         def cb(info):
             if self.verbose:
-                print(f"iteration {info.nit}, E = {info.fun:.6g}")
+                print(f"{word} {start + info.nit}, E = {info.fun:.6g}")
             return callback(info) if callback is not None else False
         return cb
 
-    def _validation_split(self, X, T):
-        """Hold out a random ``validation_fraction`` of the patterns (drawn with ``_rng_``)."""
-        N = X.shape[0]
-        n_val = int(math.ceil(self.validation_fraction * N))
-        if n_val < 1 or N - n_val < 1:
-            raise ValueError(f"early_stopping needs at least 2 samples to hold out "
-                             f"{self.validation_fraction:.0%} for validation; got {N}")
-        order = self._rng_.permutation(N)
-        return order[n_val:], order[:n_val]
-
-    def _with_early_stopping(self, X, T, cb):
-        """Split off the validation set and chain :class:`~prmlnet.optim.EarlyStopping`
-        before ``cb``; returns ``(X, T, callback, stopper)`` (stopper None when off)."""
-        if not self.early_stopping:
-            return X, T, cb, None
-        from ..optim import EarlyStopping
-        train, val = self._validation_split(X, T)
-        if _dask.is_dask(X):                  # the held-out error is summed on the cluster too
-            return _dask.with_early_stopping(self, X, T, train, val, cb)
-        Xv, Tv = X[val], T[val]
-        net, W = self.net_, self.net_.n_weights
-        stopper = EarlyStopping(lambda x: net.error(x[:W], Xv, Tv), patience=self.n_iter_no_change)
-
-        def chained(info):
-            return bool(stopper(info)) | bool(cb(info) if cb is not None else False)
-        return X[train], T[train], chained, stopper
-
-    def _keep_best(self, result, stopper):
-        if stopper is not None and stopper.best_w is not None:
-            result["x"] = stopper.best_w
-            result["best_iter"] = stopper.best_iter
-            self.validation_scores_ = [e for _, e in stopper.history]
-        return result
-
-    def _train_batch(self, w0, X, T, callback):
-        from ..optim import minimize
-        X, T, cb, stopper = self._with_early_stopping(X, T, self._callbacks(callback))
-        X, T = _invariance.augmented(self, X, T, self._rng_)      # a fixed augmented set
-        obj, w0 = self._trained(self._make_objective(self.net_, X, T), w0)
-        hvp = getattr(obj, "hvp", None) if self.method == "newton" else None
-        kwargs = {"hvp": hvp} if hvp is not None else {}
-        if self.method == "gd":
-            kwargs["line_search"] = True      # steepest descent; a fixed η is an online method
-        try:
-            # the relative-decrease test measures decreases of an E below 1 against 1: for
-            # errors of a smaller scale (tiny targets), against that scale instead
-            ftol = 1e-12 * min(1.0, self._error_scale(T))
-            result = minimize(obj, w0, method=self.method, max_iter=self.max_iter,
-                              gtol=self._gtol(T), ftol=ftol, callback=cb, **kwargs)
-        except KeyboardInterrupt:            # outside the optimizer's own guard
-            from ..optim import Status
-            from ..optim.result import OptimizeResult
-            result = OptimizeResult(x=w0, fun=math.nan, jac=None, nit=0, nfev=0, njev=0,
-                                    success=False, status=Status.INTERRUPTED,
-                                    message="interrupted before the first iteration",
-                                    history=None, method=self.method)
-        return self._keep_best(result, stopper)
+    # -- training (prmlnet.estimators._training); the Bayesian estimators override
+    # _train_batch with the evidence loop
+    def _train_batch(self, w0, X, T, callback, sample_weight=None):
+        return _training.train_batch(self, w0, X, T, callback, sample_weight)
 
     def _online_pair(self):
         from ..optim import online
         return getattr(online, self.method)(learning_rate=self.learning_rate)
 
-    def _train_online(self, w0, X, T, callback):
-        from ..optim import Status
-        from ..optim.online import train_online
-        user = self._callbacks(callback)
-        converged = []
-        gtol = self._gtol(T)
+    def _train_online(self, w0, X, T, callback, sample_weight=None):
+        return _training.train_online(self, w0, X, T, callback, sample_weight)
 
-        def cb(info):                         # tol on the epoch-end gradient, as for batch runs
-            if float(np.max(np.abs(info.jac))) <= gtol:
-                converged.append(info.nit)
-                return True
-            return user(info) if user is not None else False
-
-        X, T, cb, stopper = self._with_early_stopping(X, T, cb)
-        obj, w0 = self._trained(self._make_objective(self.net_, X, T), w0)
-        # each mini-batch carries the share |B|/N of the prior (Objective.minibatch)
-        result = train_online(obj.minibatch, w0, X, T, self._online_pair(),
-                              batch_size=min(self.batch_size, X.shape[0]),
-                              n_epochs=self.max_iter, rng=self._rng_, callback=cb,
-                              transform=_invariance.transform(self))
-        if converged and result.status == Status.CALLBACK_STOP:
-            result["status"], result["success"] = Status.CONVERGED, True
-            result["message"] = "converged: ‖∇E‖∞ <= tol at the end of an epoch"
-        return self._keep_best(result, stopper)
-
-    def _train_epoch(self, w0, X, T, callback):
-        """One pass over ``(X, T)`` in shuffled mini-batches (``partial_fit``),
-        keeping the online optimizer's state between calls."""
-        from ..optim import Status
-        from ..optim.result import History, OptimizeResult
-        method = self._online_pair()
-        state = getattr(self, "_online_state_", None)
-        obj, w0 = self._trained(self._make_objective(self.net_, X, T), w0)
-        w = np.array(w0, dtype=np.float64)
-        if state is None:
-            state = method.init(w)
-        fun = obj.minibatch
-        moved = _invariance.transform(self)
-        N, B = X.shape[0], min(self.batch_size, X.shape[0])
-        status, E_sum = Status.MAX_ITER, 0.0
-        t0 = time.perf_counter()
-        try:
-            order = self._rng_.permutation(N)
-            for start in range(0, N, B):
-                idx = order[start:start + B]
-                Xb = X[idx] if moved is None else moved(X[idx], self._rng_)
-                E, g = fun(w, Xb, T[idx], rows=idx)
-                if not math.isfinite(E):
-                    status = Status.NONFINITE
-                    break
-                w_new, state = method.update(w, g, state)
-                w, E_sum = w_new, E_sum + E
-        except KeyboardInterrupt:
-            status = Status.INTERRUPTED
-        self._online_state_ = state
-        hist = History(*(np.array([v]) for v in (E_sum, math.nan, math.nan, 1.0,
-                                                 time.perf_counter() - t0)))
-        return OptimizeResult(x=w, fun=E_sum, jac=None, nit=1, nfev=1, njev=1, success=False,
-                              status=status, message="one epoch of partial_fit",
-                              history=hist, method=self.method)
+    def _train_epoch(self, w0, X, T, callback, sample_weight=None):
+        return _training.train_epoch(self, w0, X, T, callback, sample_weight)
 
     # -- prediction ---------------------------------------------------------------
     def _forward(self, X):

@@ -84,7 +84,7 @@ def _encode_block(y, enc):
     return enc._encode_targets(y, first=False)
 
 
-def encode_targets(est, y, first, classes=None):
+def encode_targets(est, y, first, classes=None, sample_weight=None):
     """The target matrix T (N, K) as a dask array, and the label attributes of ``est``.
 
     A regressor's T is y as columns of float64 (its first row sets the
@@ -102,7 +102,7 @@ def encode_targets(est, y, first, classes=None):
         if getattr(est, "y_mean_", None) is None:
             return T
         if first:                                  # the targets' standardisation, on the cluster
-            mean, scale = column_stats(T)
+            mean, scale = column_stats(T, sample_weight)
             scale[~(scale > 1e-12 * np.abs(mean))] = 1.0
             est.y_mean_, est.y_scale_ = mean, scale
         return (T - est.y_mean_) / est.y_scale_
@@ -119,16 +119,42 @@ def encode_targets(est, y, first, classes=None):
                          meta=np.empty((0, 0)), **({"new_axis": 1} if y.ndim == 1 else {}))
 
 
-def column_stats(X):
-    """The mean and the standard deviation of each column of a dask array, as NumPy."""
+def column_stats(X, s=None):
+    """The mean and the standard deviation of each column of a dask array, as NumPy;
+    with weights ``s`` (a dask array (N,)) those of the rows repeated s_n times."""
     import dask
-    mean, std = dask.compute(X.mean(axis=0), X.std(axis=0))
-    return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+    if s is None:
+        mean, std = dask.compute(X.mean(axis=0), X.std(axis=0))
+        return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+    total, first = dask.compute(s.sum(), (X * s[:, None]).sum(axis=0))
+    mean = np.asarray(first, dtype=np.float64) / float(total)
+    var = ((X - mean) ** 2 * s[:, None]).sum(axis=0).compute() / float(total)
+    return mean, np.sqrt(np.asarray(var, dtype=np.float64))
 
 
-def with_early_stopping(est, X, T, train, val, cb):
-    """``BaseMLP._with_early_stopping`` on dask arrays: the held-out error is a
-    :class:`~prmlnet.distributed.DistributedObjective`'s, summed on the cluster.
+def sample_weights(sample_weight, X):
+    """``sample_weight`` as a float64 dask array (N,) partitioned like X; its values are
+    checked on the workers by the :class:`~prmlnet.distributed.DistributedObjective`."""
+    import dask.array as da
+    s = sample_weight
+    if hasattr(s, "to_dask_array"):
+        s = s.to_dask_array(lengths=True)
+    if not is_dask(s):
+        s = da.from_array(np.asarray(s), chunks=(X.chunks[0],))
+    if s.ndim == 2 and s.shape[1] == 1:
+        s = s[:, 0]
+    if s.ndim != 1 or s.shape[0] != X.shape[0]:
+        raise ValueError(f"sample_weight has shape {s.shape}; it must be ({X.shape[0]},), one "
+                         "weight per sample")
+    if s.chunks[0] != X.chunks[0]:
+        s = s.rechunk((X.chunks[0],))
+    return s.astype(np.float64)
+
+
+def with_early_stopping(est, X, T, s, train, val, cb):
+    """:func:`._training.with_early_stopping` on dask arrays: the held-out error is a
+    :class:`~prmlnet.distributed.DistributedObjective`'s, summed on the cluster
+    (weighted by ``s``, a dask array, or None). Returns ``(X, T, s, callback, stopper)``.
 
     The rows are taken in increasing order (a cheap selection within each
     partition); the sums do not depend on their order.
@@ -136,9 +162,10 @@ def with_early_stopping(est, X, T, train, val, cb):
     from ..distributed import DistributedObjective
     from ..optim import EarlyStopping
     train, val = np.sort(train), np.sort(val)
-    held_out = DistributedObjective(est.net_, X[val], T[val])
+    held_out = DistributedObjective(est.net_, X[val], T[val],
+                                    sample_weight=None if s is None else s[val])
     stopper = EarlyStopping(held_out.data_error, patience=est.n_iter_no_change)
 
     def chained(info):
         return bool(stopper(info)) | bool(cb(info) if cb is not None else False)
-    return X[train], T[train], chained, stopper
+    return X[train], T[train], None if s is None else s[train], chained, stopper

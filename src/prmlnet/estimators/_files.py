@@ -53,17 +53,21 @@ def from_model_file(mf: modelfile.ModelFile, path=None):
     cls = KINDS[mf.kind]
     try:
         cls._check_file(mf)
-        params = dict(mf.params)
-        valid = cls._get_param_names()
-        params = {k: v for k, v in params.items() if k in valid}
-        for key in ("hidden_layer_sizes", "image_shape", "invariances", "augment"):
-            if isinstance(params.get(key), list):          # JSON has no tuples
-                params[key] = tuple(params[key])
-        est = cls(**params)
-        est._check_params()
-    except ValueError as e:
+        return _rebuild(cls, mf)
+    except (ValueError, TypeError, KeyError) as e:
         raise modelfile.ModelFileError(f"{name} cannot be a {mf.kind}: {e} (the file was not "
                                        "written by prmlnet, or was edited)") from None
+
+
+def _rebuild(cls, mf):
+    params = dict(mf.params)
+    valid = cls._get_param_names()
+    params = {k: v for k, v in params.items() if k in valid}
+    for key in ("hidden_layer_sizes", "image_shape", "invariances", "augment"):
+        if isinstance(params.get(key), list):              # JSON has no tuples
+            params[key] = tuple(params[key])
+    est = cls(**params)
+    est._check_params()
     est.net_ = mf.network
     est.w_ = np.ascontiguousarray(mf.w, dtype=np.float64)
     est.x_mean_, est.x_scale_ = mf.x_mean, mf.x_scale

@@ -12,10 +12,13 @@ parameters
 ``n_augment``     transformed copies per pattern in the fixed set of batch methods
 
 from the estimator; :class:`~prmlnet.estimators._base.BaseMLP` holds class-level
-defaults (no invariance), so estimators that do not take them are unaffected. Image transformations act on
-the raw images: with ``standardize=True`` the helpers undo and redo the
-standardisation around them, and tangent vectors are divided by ``x_scale_``
-(the chain rule).
+defaults (no invariance), so estimators that do not take them are unaffected. An
+estimator whose rows are always images (``_reads_images = True``,
+:class:`~prmlnet.estimators.ConvNetClassifier`) may leave ``image_shape`` None:
+the shape it reads from the data at fit time (``image_shape_``) is used. Image
+transformations act on the raw images: with ``standardize=True`` the helpers undo
+and redo the standardisation around them, and tangent vectors are divided by
+``x_scale_`` (the chain rule).
 """
 
 from __future__ import annotations
@@ -40,6 +43,13 @@ def _get(est, name):
     return getattr(est, name)
 
 
+def _shape(est):
+    """The image shape of the rows: the parameter, else the one the estimator read from
+    the data (``image_shape_``, set when the network is built), else None."""
+    shape = _get(est, "image_shape")
+    return getattr(est, "image_shape_", None) if shape is None else shape
+
+
 def _names(est):
     a = _get(est, "augment")
     if a is None or callable(a):
@@ -54,6 +64,7 @@ def check_params(est):
     shape = _get(est, "image_shape")
     if shape is not None:
         image_shape(shape)
+    images = shape is not None or getattr(est, "_reads_images", False)
     for name in ("tangent_prop", "tikhonov"):
         v = _get(est, name)
         if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not (
@@ -62,7 +73,7 @@ def check_params(est):
     inv = _get(est, "invariances")
     if inv:
         transform_names(inv)
-    if _get(est, "tangent_prop") > 0 and (not inv or shape is None):
+    if _get(est, "tangent_prop") > 0 and (not inv or not images):
         raise ValueError("tangent_prop needs the transformations (invariances=, e.g. "
                          "('translate', 'rotate')) and the image shape (image_shape=)")
     a = _get(est, "augment")
@@ -72,7 +83,7 @@ def check_params(est):
         if not names or bad:
             raise ValueError(f"augment must be None, a callable (X, rng) -> X, or names from "
                              f"{sorted(AUGMENTATIONS)}; got {a!r}")
-        if shape is None and any(n != "noise" for n in names):
+        if not images and any(n != "noise" for n in names):
             raise ValueError(f"augment={a!r} transforms images: give image_shape=")
     n = _get(est, "n_augment")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -108,7 +119,7 @@ def _tangents(est, X):
     """Tangent vectors of the network inputs ``X`` (N, S, D), in the network's units."""
     from ..invariance.images import image_tangents
 
-    tau = image_tangents(_raw(est, X), _get(est, "image_shape"), _get(est, "invariances"))
+    tau = image_tangents(_raw(est, X), _shape(est), _get(est, "invariances"))
     s = getattr(est, "x_scale_", None)
     return tau if s is None else tau / s
 
@@ -138,7 +149,7 @@ def _random_transform(est):
     a = _get(est, "augment")
     if a is None or callable(a):
         return a
-    shape = _get(est, "image_shape")
+    shape = _shape(est)
     make = {"affine": lambda: aug.RandomAffine(shape, shift=0.5, angle=0.1, scale=0.05),
             "elastic": lambda: aug.ElasticWarp(shape, alpha=0.5, sigma=1.5),
             "noise": lambda: aug.InputNoise(0.1)}

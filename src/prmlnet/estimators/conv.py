@@ -40,11 +40,20 @@ class ConvNetClassifier(MLPClassifier):
         signal.
     activation : str, default "tanh"
         Activation of the items of ``layers`` that name none (max pooling: identity).
-    alpha, weight_prior, n_prior_components, method, max_iter, tol, early_stopping, validation_fraction, n_iter_no_change, batch_size, learning_rate, standardize, random_state, verbose
+    alpha, weight_prior, n_prior_components, method, max_iter, tol, early_stopping, validation_fraction, n_iter_no_change, batch_size, learning_rate, standardize, warm_start, random_state, verbose
         As for :class:`MLPClassifier`; ``weight_prior="mixture"`` is soft weight
         sharing (§5.5.7) over the kernels and the other connection weights. ``standardize`` scales each pixel on its
         own, which breaks the sharing of weights across positions in spirit;
         leave it off for images already in a fixed range.
+    invariances, tangent_prop, tikhonov, augment, n_augment
+        The invariances of §5.5.3–5.5.5, as for :class:`MLPClassifier`:
+        tangent propagation along the named transformations with strength
+        ``tangent_prop`` (Ω summed over patterns), the Tikhonov regularizer,
+        training with transformed data. The transformations act on the images
+        of ``image_shape_`` (the given or the inferred shape), so
+        ``image_shape`` may stay None. They add to the translation invariance
+        that the shared kernels build in: rotations, scalings, thickening, or
+        shifts by less than a pixel.
 
     Attributes
     ----------
@@ -67,7 +76,8 @@ class ConvNetClassifier(MLPClassifier):
                  alpha=0.01, weight_prior="gaussian", n_prior_components=3, method="scg",
                  max_iter=200, tol=1e-5, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10, batch_size=32, learning_rate=0.01, standardize=False,
-                 random_state=None, verbose=0):
+                 warm_start=False, random_state=None, verbose=0, invariances=(),
+                 tangent_prop=0.0, tikhonov=0.0, augment=None, n_augment=5):
         self.layers = layers
         self.image_shape = image_shape
         self.activation = activation
@@ -83,8 +93,17 @@ class ConvNetClassifier(MLPClassifier):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.standardize = standardize
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.invariances = invariances              # §5.5.3-5.5.5, see _invariance.py
+        self.tangent_prop = tangent_prop
+        self.tikhonov = tikhonov
+        self.augment = augment
+        self.n_augment = n_augment
+
+    #: every row is an image: the invariances may use the inferred ``image_shape_``
+    _reads_images = True
 
     def _check_architecture(self):
         from ..activations import get_activation

@@ -15,7 +15,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ..mdn import Mixture, MixtureDensity, init_weights
-from ._base import ONLINE_METHODS, BaseMLP, column_scales
+from ._base import ONLINE_METHODS, BaseMLP, column_scales, pooled_variance
 from .mlp import _PARAMS_DOC, _check_target_arrays, _target_arrays
 
 __all__ = ["MDNRegressor"]
@@ -80,14 +80,14 @@ class MDNRegressor(RegressorMixin, BaseMLP):
     def __init__(self, n_components=3, hidden_layer_sizes=(10,), activation="tanh", alpha=0.01,
                  method="bfgs", max_iter=500, tol=1e-5, prediction="mode", min_width=1e-3,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
-                 batch_size=32, learning_rate=0.01, standardize=False, random_state=None,
-                 verbose=0):
+                 batch_size=32, learning_rate=0.01, standardize=False, warm_start=False,
+                 random_state=None, verbose=0):
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation,
                          alpha=alpha, method=method, max_iter=max_iter, tol=tol,
                          early_stopping=early_stopping, validation_fraction=validation_fraction,
                          n_iter_no_change=n_iter_no_change, batch_size=batch_size,
                          learning_rate=learning_rate, standardize=standardize,
-                         random_state=random_state, verbose=verbose)
+                         warm_start=warm_start, random_state=random_state, verbose=verbose)
         self.n_components = n_components
         self.prediction = prediction
         self.min_width = min_width
@@ -114,18 +114,18 @@ class MDNRegressor(RegressorMixin, BaseMLP):
             raise ValueError(f"min_width must be a finite number >= 0 (relative to the "
                              f"targets' standard deviation); got {m!r}")
 
-    def _encode_targets(self, y, first, classes=None):
+    def _encode_targets(self, y, first, classes=None, sample_weight=None):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         T = np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=np.float64)
         if first:
             self._y_ndim = y.ndim
             big = float(np.max(np.abs(T))) if T.size else 0.0
-            s = float(np.std(T / big)) * big if big > 0 else 0.0      # no overflow
-            self.t_scale_ = s if s > 1e-12 * big else 1.0
+            s = pooled_variance(T / big, sample_weight) ** 0.5 * big if big > 0 else 0.0
+            self.t_scale_ = s if s > 1e-12 * big else 1.0                # (no overflow)
             self.y_mean_ = self.y_scale_ = None
             if self.standardize:      # one scale for every column: the components stay isotropic
-                self.y_mean_ = column_scales(T, "target")[0]
+                self.y_mean_ = column_scales(T, "target", sample_weight)[0]
                 self.y_scale_ = np.full(T.shape[1], self.t_scale_)
         elif T.shape[1] != self.net_.n_targets:
             raise ValueError(f"y has {T.shape[1]} columns but the model was fitted with "
@@ -140,10 +140,10 @@ class MDNRegressor(RegressorMixin, BaseMLP):
                             min_width=float(self.min_width) * unit)
         return md, md.n_outputs
 
-    def _initial_weights(self, T):
+    def _initial_weights(self, T, sample_weight=None):
         """Start the mixture where the targets are (:func:`prmlnet.mdn.init_weights`)."""
         super()._initial_weights(T)      # the generic draw first: seeded fits stay as they were
-        return init_weights(self.net_, T, self._rng_)
+        return init_weights(self.net_, T, self._rng_, sample_weight=sample_weight)
 
     def _extra_state(self):
         return _target_arrays(self), {"y_ndim": int(getattr(self, "_y_ndim", 1)),
@@ -254,7 +254,8 @@ class MDNRegressor(RegressorMixin, BaseMLP):
         return float(np.average(ll, weights=sample_weight))
 
     @available_if(lambda self: self.method in ONLINE_METHODS)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch of the online method over ``(X, y)``, continuing from the
-        current weights and optimizer state (fresh weights on the first call)."""
-        return self._fit(X, y, incremental=True)
+        current weights and optimizer state (fresh weights on the first call);
+        as :meth:`MLPRegressor.partial_fit`."""
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)

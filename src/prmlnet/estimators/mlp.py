@@ -18,7 +18,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._base import ONLINE_METHODS, BaseMLP, column_scales
+from ._base import ONLINE_METHODS, BaseMLP, column_scales, pooled_variance
 
 __all__ = ["MLPRegressor", "MLPClassifier"]
 
@@ -41,11 +41,12 @@ _PARAMS_DOC = r"""
         network's weight groups ``"W1", "b1", "W2", ...`` gives the consistent
         priors of §5.5.1; groups not named are not penalised.
     method : str, default "scg"
-        A batch method of :func:`prmlnet.optim.minimize` (``gd`` — steepest
-        descent with a line search —, ``cg``, ``scg``, ``bfgs``, ``lbfgs``) or
-        an online method of
-        :mod:`prmlnet.optim.online` (``sgd``, ``momentum``, ``adam``; these
-        enable ``partial_fit``).
+        A batch method of :func:`prmlnet.optim.minimize` (``cg``, ``scg``,
+        ``bfgs``, ``lbfgs``, ``newton``, and ``gd``: batch gradient descent
+        (5.41) with the fixed rate ``learning_rate``, the same as
+        ``minimize(..., method="gd", learning_rate=learning_rate)``) or an
+        online method of :mod:`prmlnet.optim.online` (``sgd``, ``momentum``,
+        ``adam``; these enable ``partial_fit``).
     max_iter : int, default 200
         Iterations of a batch method, or epochs of an online one.
     tol : float, default 1e-5
@@ -54,18 +55,29 @@ _PARAMS_DOC = r"""
         regression ``tol`` times the standard deviation of the training targets
         (after any standardisation), so that the test does not depend on their
         units; batch methods also stop when a step lowers E by a relative 1e-12
-        or less.
+        or less. Online methods without early stopping also stop, as
+        scikit-learn's do, when the epoch's error per pattern has not fallen
+        more than ``tol`` (for regression: ``tol`` times the targets' variance)
+        below its lowest value for ``n_iter_no_change`` epochs in a row.
     early_stopping : bool, default False
         Hold out ``validation_fraction`` of the training data, stop when the
         validation error has not improved for ``n_iter_no_change`` iterations
         and keep the weights with the lowest validation error (§5.5.2);
-        checked every iteration (every epoch for online methods).
+        checked every iteration (every epoch for online methods). For a
+        classifier of labels the split is stratified: each class keeps its
+        share on both sides, so every class needs at least two samples. Not
+        with ``partial_fit``.
     validation_fraction : float, default 0.1
     n_iter_no_change : int, default 10
+        The patience of early stopping, and of the loss-plateau stop of online
+        methods (see ``tol``).
     batch_size : int, default 32
         Mini-batch size of the online methods (clipped to n_samples).
     learning_rate : float, default 0.01
-        Step size η of the online methods.
+        Step size η of the online methods and of ``gd``. The error is a sum
+        over patterns, so a mini-batch step moves by η times a sum over the
+        batch, and a ``gd`` step by η times a sum over all N patterns: ``gd``
+        needs an η about N / batch_size times smaller.
     standardize : bool, default False
         Standardise each input column to zero mean and unit variance before the
         network (the statistics are stored in ``x_mean_``, ``x_scale_`` and in
@@ -74,6 +86,10 @@ _PARAMS_DOC = r"""
         units (1e-12 or 1e12, or offset by 1e6) are fitted alike — α, ``loss_``
         and ``loss_curve_`` then refer to the standardised problem. Nothing is
         standardised by default.
+    warm_start : bool, default False
+        ``fit`` continues from the weights of the previous fit (same network,
+        same classes; a fresh optimizer) instead of fresh random ones;
+        ``loss_curve_`` and ``n_iter_`` go on counting.
     random_state : int, RandomState or None, default None
         Seeds the initial weights (and the shuffling of online methods and the
         validation split): the same seed and data give bit-identical weights.
@@ -92,7 +108,15 @@ _PARAMS_DOC = r"""
         :math:`\frac{\alpha}{2}\mathbf{w}^\mathrm{T}\mathbf{w}` (not a mean) and
         any regularizer terms, on the untransformed training data.
     loss_curve_ : list of float
-        E after each iteration (epoch).
+        E after each iteration (epoch); for ``partial_fit`` the sum of the
+        epoch's mini-batch errors.
+    validation_errors_ : list of float or None
+        With ``early_stopping``: the held-out error after each iteration (epoch),
+        the error E_D summed over the validation samples (weighted), **lower is
+        better** — not scikit-learn's ``validation_scores_`` (accuracy or R²,
+        higher is better). None without early stopping (reset by every fit).
+    best_validation_error_ : float or None
+        Its minimum, the error of the weights kept.
     result_ : prmlnet.optim.OptimizeResult
         The optimizer's result (status, evaluations, history). None after loading.
     training_ : dict
@@ -161,17 +185,22 @@ _MLP_PARAMS_DOC = _PARAMS_DOC.replace("    method : str, default \"scg\"", _PRIO
 
 def _mlp_init(self, hidden_layer_sizes, activation, alpha, weight_prior, n_prior_components,
               method, max_iter, tol, early_stopping, validation_fraction, n_iter_no_change,
-              batch_size, learning_rate, standardize, random_state, verbose, **invariance):
+              batch_size, learning_rate, standardize, warm_start, random_state, verbose,
+              **invariance):
     BaseMLP.__init__(self, hidden_layer_sizes=hidden_layer_sizes, activation=activation,
                      alpha=alpha, method=method, max_iter=max_iter, tol=tol,
                      early_stopping=early_stopping, validation_fraction=validation_fraction,
                      n_iter_no_change=n_iter_no_change, batch_size=batch_size,
                      learning_rate=learning_rate, standardize=standardize,
-                     random_state=random_state, verbose=verbose)
+                     warm_start=warm_start, random_state=random_state, verbose=verbose)
     self.weight_prior = weight_prior
     self.n_prior_components = n_prior_components
     for name, value in invariance.items():          # image_shape, invariances, ... (§5.5.3-5.5.5)
         setattr(self, name, value)
+
+
+def _is_indicator(y):
+    return getattr(y, "ndim", 1) == 2 and y.shape[1] > 1
 
 
 def _warn_unscaled_targets(T, name):
@@ -227,13 +256,13 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def __init__(self, hidden_layer_sizes=(10,), activation="tanh", alpha=0.01,
                  weight_prior="gaussian", n_prior_components=3, method="scg", max_iter=200,
                  tol=1e-5, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
-                 batch_size=32, learning_rate=0.01, standardize=False, random_state=None,
-                 verbose=0, image_shape=None, invariances=(), tangent_prop=0.0, tikhonov=0.0,
-                 augment=None, n_augment=5):
+                 batch_size=32, learning_rate=0.01, standardize=False, warm_start=False,
+                 random_state=None, verbose=0, image_shape=None, invariances=(),
+                 tangent_prop=0.0, tikhonov=0.0, augment=None, n_augment=5):
         _mlp_init(self, hidden_layer_sizes, activation, alpha, weight_prior,
                   n_prior_components, method, max_iter, tol, early_stopping,
                   validation_fraction, n_iter_no_change, batch_size, learning_rate,
-                  standardize, random_state, verbose, image_shape=image_shape,
+                  standardize, warm_start, random_state, verbose, image_shape=image_shape,
                   invariances=invariances, tangent_prop=tangent_prop, tikhonov=tikhonov,
                   augment=augment, n_augment=n_augment)
 
@@ -242,7 +271,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         tags.target_tags.multi_output = True
         return tags
 
-    def _encode_targets(self, y, first, classes=None):
+    def _encode_targets(self, y, first, classes=None, sample_weight=None):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if first:
@@ -253,7 +282,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                              f"was fitted with {self.net_.n_outputs}")
         T = np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=np.float64)
         if first:
-            self.y_mean_, self.y_scale_ = (column_scales(T, "target")
+            self.y_mean_, self.y_scale_ = (column_scales(T, "target", sample_weight)
                                            if self.standardize and self._standardize_targets
                                            else (None, None))
             if not self.standardize and self._standardize_targets:
@@ -266,9 +295,13 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     #: regressor, whose β is the noise precision in the targets' units)
     _standardize_targets = True
 
-    def _gtol(self, T):
-        s = float(np.std(T))
+    def _gtol(self, T, sample_weight=None):
+        s = pooled_variance(T, sample_weight) ** 0.5
         return self.tol * (s if s > 0 else 1.0)
+
+    def _plateau_tol(self, T, sample_weight=None):
+        v = pooled_variance(T, sample_weight)
+        return super()._plateau_tol(T, sample_weight) * (v if v > 0 else 1.0)
 
     def _output_model(self, T):
         return "linear", T.shape[1]
@@ -283,10 +316,14 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return y.ravel() if getattr(self, "_y_ndim", 1) == 1 and y.shape[1] == 1 else y
 
     @available_if(lambda self: self.method in ONLINE_METHODS)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch of the online method over ``(X, y)``, continuing from the
-        current weights and optimizer state (fresh weights on the first call)."""
-        return self._fit(X, y, incremental=True)
+        current weights and optimizer state (fresh weights on the first call).
+
+        The epoch's error (``loss_curve_``) is the sum of its mini-batch errors;
+        ``verbose`` prints it. ``early_stopping=True`` is refused (there is no
+        validation set to watch)."""
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _extra_state(self):
         return _target_arrays(self), {"y_ndim": int(getattr(self, "_y_ndim", 1))}
@@ -334,13 +371,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def __init__(self, hidden_layer_sizes=(10,), activation="tanh", alpha=0.01,
                  weight_prior="gaussian", n_prior_components=3, method="scg", max_iter=200,
                  tol=1e-5, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
-                 batch_size=32, learning_rate=0.01, standardize=False, random_state=None,
-                 verbose=0, image_shape=None, invariances=(), tangent_prop=0.0, tikhonov=0.0,
-                 augment=None, n_augment=5):
+                 batch_size=32, learning_rate=0.01, standardize=False, warm_start=False,
+                 random_state=None, verbose=0, image_shape=None, invariances=(),
+                 tangent_prop=0.0, tikhonov=0.0, augment=None, n_augment=5):
         _mlp_init(self, hidden_layer_sizes, activation, alpha, weight_prior,
                   n_prior_components, method, max_iter, tol, early_stopping,
                   validation_fraction, n_iter_no_change, batch_size, learning_rate,
-                  standardize, random_state, verbose, image_shape=image_shape,
+                  standardize, warm_start, random_state, verbose, image_shape=image_shape,
                   invariances=invariances, tangent_prop=tangent_prop, tikhonov=tikhonov,
                   augment=augment, n_augment=n_augment)
 
@@ -350,7 +387,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return tags
 
     # -- labels -> targets ----------------------------------------------------------
-    def _encode_targets(self, y, first, classes=None):
+    def _encode_targets(self, y, first, classes=None, sample_weight=None):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -373,6 +410,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                     raise ValueError(
                         f"only one class ({labels[0]!r}) is present in y; a classifier needs "
                         "at least two classes — check the target column")
+                if sample_weight is not None:
+                    weighed = unique_labels(y[sample_weight > 0])
+                    if weighed.size < 2:
+                        raise ValueError(
+                            f"only one class ({weighed[0]!r}) has samples of non-zero weight; "
+                            "a classifier needs at least two classes with weight")
                 self._label_kind = "binary" if labels.size == 2 else "multiclass"
                 self.classes_ = labels
         if self._label_kind == "multilabel":
@@ -434,16 +477,36 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return self.classes_[np.argmax(p, axis=1)]
 
     @available_if(lambda self: self.method in ONLINE_METHODS)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch of the online method over ``(X, y)``, continuing from the
-        current weights and optimizer state. ``classes`` (all labels that will
-        ever appear) is required on the first call, as in scikit-learn, unless
-        ``y`` is a label indicator matrix."""
+        current weights and optimizer state.
+
+        ``classes`` (all labels that will ever appear) is required on the first
+        call, as in scikit-learn, unless ``y`` is a label indicator matrix; a
+        later call may repeat it but not change it. The epoch's error
+        (``loss_curve_``) is the sum of its mini-batch errors; ``verbose``
+        prints it. ``early_stopping=True`` is refused (there is no validation
+        set to watch)."""
         if not hasattr(self, "w_"):
             self._check_params()
             if classes is None and type_of_target(y) != "multilabel-indicator":
                 raise ValueError("classes must be given on the first call to partial_fit")
-        return self._fit(X, y, incremental=True, classes=classes)
+        elif classes is not None:
+            given = np.unique(np.asarray(classes))
+            if not np.array_equal(given, self.classes_):
+                raise ValueError(f"classes={given.tolist()} is not the classes "
+                                 f"{self.classes_.tolist()} of the first call to partial_fit; "
+                                 "the network's outputs are fixed — fit afresh for new classes")
+        return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
+
+    def _check_warm_classes(self, y):
+        if getattr(self, "_label_kind", None) in ("binary", "multiclass") and \
+                not _is_indicator(y) and not hasattr(y, "__dask_graph__"):
+            labels = unique_labels(y)
+            if not np.array_equal(labels, self.classes_):
+                raise ValueError(f"warm_start can only continue on the classes of the previous "
+                                 f"fit ({self.classes_.tolist()}); y has {labels.tolist()} — "
+                                 "fit afresh (warm_start=False)")
 
     def _extra_state(self):
         return {}, {"label_kind": self._label_kind}
@@ -461,6 +524,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             raise ValueError("it holds no class labels")
         K, C, output = mf.network.n_outputs, mf.classes.size, mf.network.output.name
         kind = mf.meta.get("label_kind") or ("binary" if C == 2 else "multiclass")
+        if not isinstance(kind, str):
+            raise ValueError(f"meta.label_kind is {str(kind)[:20]}, not a string")
         fits = {"binary": output == "logistic" and K == 1 and C == 2,
                 "multiclass": output == "softmax" and K == C >= 2,
                 "multilabel": output == "logistic" and K == C

@@ -22,8 +22,11 @@ carried forwards beside the activations (the forward tangent pass), then one
 backward pass returns ∂Ω/∂w. It is the twin of the R-operator
 (:mod:`prmlnet.hessian.rop`): the R-forward pass pushes a direction in *weight*
 space through the network, the tangent pass pushes a direction in *input*
-space, and both are written from the same layer primitives (``linear`` without
-the bias, ``weight_grad``, ``input_grad``), so they work for any layer type.
+space, and both are written from the same layer hooks (``linear_at``: an input
+direction through the layer at x; ``input_grad_at``: deltas back through it at
+x; ``weight_grad``), so they work for any layer type — dense, convolution,
+subsampling, and max pooling, which routes both by the maxima of its input
+(§5.5.6) and, being piecewise linear, adds no curvature term of its own.
 
 .. math::
     \dot a_j = \sum_i w_{ji}\,\dot x_i, \qquad \dot z_j = h'(a_j)\,\dot a_j,
@@ -80,10 +83,11 @@ class TangentPass(NamedTuple):
     """What the forward tangent pass leaves for the backward pass.
 
     ``cache`` is the network's :class:`~prmlnet.network.ForwardCache`;
-    ``tx[l]`` the tangent of layer l's input (N·S, n_in) — ``tx[0]`` is τ
-    (None for unit tangents); ``ta[l]`` the tangent of its pre-activations
-    (N·S, n_out); ``slopes[l]`` h'(a) of hidden layer l; ``ty`` the output
-    tangents (N, S, K); ``S`` the tangents per pattern.
+    ``tx[l]`` the tangents of layer l's input (N, S, n_in) — ``tx[0]`` is τ
+    (None for unit tangents pushed through a first layer linear in its input);
+    ``ta[l]`` the tangents of its pre-activations (N, S, n_out); ``slopes[l]``
+    h'(a) of hidden layer l; ``ty`` the output tangents (N, S, K); ``S`` the
+    tangents per pattern.
     """
 
     cache: object
@@ -101,66 +105,80 @@ def _check_output(net):
                          f"(linear, logistic, softmax); this network has {out.name!r}")
 
 
+def _rows(a):
+    """(N, S, n) -> (N·S, n)."""
+    return a.reshape(-1, a.shape[-1])
+
+
 def _forward(net, w, X, tau):
     """Forward pass and, beside it, the forward tangent pass.
 
-    ``tau`` is (N, S, D), or None for the D unit tangents (Tikhonov).
+    ``tau`` is (N, S, D), or None for the D unit tangents (Tikhonov). Each
+    layer pushes the tangents of its input through its own ``linear_at`` hook
+    (a matrix product for a layer linear in its input; the routing of the
+    maxima for max pooling).
     """
     c = net._forward(w, X)
     N, D = X.shape
     layers, slices = net.layers, net.layer_slices()
     L = len(layers)
+    shared = tau is None and layers[0].linear_in_input
     if tau is None:
         S = D
-        # unit tangents: the first layer's tangent is the same for every pattern
-        ta0 = layers[0].linear(w[slices[0]], np.eye(D, dtype=net.dtype), bias=False)  # (D, M)
-        tx = None
+        tau = np.broadcast_to(np.eye(D, dtype=net.dtype), (N, D, D))
     else:
         S = tau.shape[1]
-        tx = tau.reshape(N * S, D)
+    tx = None if shared else tau
     txs, tas, slopes = [], [], []
     for l, (layer, s) in enumerate(zip(layers, slices)):
         txs.append(tx)
-        if l == 0 and tau is None:
-            ta = np.broadcast_to(ta0, (N, S, ta0.shape[1])).reshape(N * S, -1)
+        if shared and l == 0:
+            # unit tangents through a layer linear in x: the same for every pattern
+            ta0 = layer.linear_at(w[s], c.inputs[0][:1], np.eye(D, dtype=net.dtype))  # (D, M)
+            ta = np.broadcast_to(ta0, (N, S, ta0.shape[1]))
         else:
-            ta = layer.linear(w[s], tx, bias=False)            # ȧ_j = Σ_i w_ji ẋ_i
+            ta = layer.linear_at(w[s], c.inputs[l], tx)        # ȧ_j = Σ_i w_ji ẋ_i
         tas.append(ta)
         if l < L - 1:
             h1 = layer.activation.dh(c.a[l], c.inputs[l + 1])  # h'(a_j)
             slopes.append(h1)
-            tx = (ta.reshape(N, S, -1) * h1[:, None, :]).reshape(N * S, -1)   # ż_j = h'(a_j) ȧ_j
-    ty = net.output.tangent(c.a[-1], c.y, tas[-1].reshape(N, S, -1))
+            tx = ta * h1[:, None, :]                           # ż_j = h'(a_j) ȧ_j
+    ty = net.output.tangent(c.a[-1], c.y, tas[-1])
     return TangentPass(c, txs, tas, slopes, ty, S)
 
 
 def _backward(net, w, tp, u, delta_out=None, out=None):
     r"""∂Ω/∂w given ``u`` = ∂Ω/∂ẏ (N, S, K); ``delta_out`` (N, K) is added to the
-    output deltas (the data term's, when the passes are shared). Writes into ``out``."""
+    output deltas (the data term's, when the passes are shared). Writes into ``out``.
+
+    Deltas and tangent adjoints go down through each layer's ``input_grad_at``
+    hook (the transposed matrix product, or the routing of max pooling, whose
+    derivative does not change with x almost everywhere, so that it adds no
+    curvature term of its own)."""
     c, S = tp.cache, tp.S
     N = c.y.shape[0]
     layers, slices = net.layers, net.layer_slices()
     g = np.empty(net.n_weights, dtype=net.dtype) if out is None else out
     a, y = c.a[-1], c.y
-    psi, delta = net.output.tangent_backward(a, y, tp.ta[-1].reshape(N, S, -1), u)
+    psi, delta = net.output.tangent_backward(a, y, tp.ta[-1], u)
     if delta_out is not None:
         delta = delta + delta_out
     for l in range(len(layers) - 1, -1, -1):
-        layer, s = layers[l], slices[l]
-        psi_rows = psi.reshape(N * S, -1)
-        layer.weight_grad(c.inputs[l], delta, g[s])                        # δ_j x_i, Σ δ_j
+        layer, s, x = layers[l], slices[l], c.inputs[l]
+        # the tangent stream first: a layer may still hold what linear_at computed
+        # from these very tangents (a convolution's column matrices)
         if tp.tx[l] is None:                      # unit tangents: Σ_n Σ_i ψ_nij e_i
-            layer.weight_grad(np.eye(S, dtype=net.dtype), psi.sum(axis=0), g[s], bias=False,
-                              add=True)
+            layer.weight_grad(np.eye(S, dtype=net.dtype), psi.sum(axis=0), g[s], bias=False)
         else:
-            layer.weight_grad(tp.tx[l], psi_rows, g[s], bias=False, add=True)   # ψ_sj ẋ_si
+            layer.weight_grad(_rows(tp.tx[l]), _rows(psi), g[s], bias=False)   # ψ_sj ẋ_si
+        layer.weight_grad(x, delta, g[s], add=True)                        # δ_j x_i, Σ δ_j
         if l == 0:
             break
-        dx = layer.input_grad(w[s], delta)                                 # Σ_k w_kj δ_k
-        dtx = layer.input_grad(w[s], psi_rows).reshape(N, S, -1)           # Σ_k w_kj ψ_k
+        dx = layer.input_grad_at(w[s], x, delta)                           # Σ_k w_kj δ_k
+        dtx = layer.input_grad_at(w[s], x, psi)                            # Σ_k w_kj ψ_k
         below, h1 = layers[l - 1], tp.slopes[l - 1]
-        h2 = below.activation.d2h(c.a[l - 1], c.inputs[l], h1)             # h''(a_j)
-        curv = np.einsum("nsj,nsj->nj", tp.ta[l - 1].reshape(N, S, -1), dtx)
+        h2 = below.activation.d2h(c.a[l - 1], x, h1)                       # h''(a_j)
+        curv = np.einsum("nsj,nsj->nj", tp.ta[l - 1], dtx)
         delta = np.multiply(dx, h1, out=dx)        # input_grad returns new arrays: reuse them
         delta += h2 * curv
         psi = np.multiply(dtx, h1[:, None, :], out=dtx)
@@ -176,8 +194,9 @@ def _tikhonov_reverse(net, w, X, lam=1.0, delta_out=None, cache=None, weights=No
     to the weights, leaving at every layer an adjoint of the pre-activations
     (from h''(a), and at the outputs from the output model's second derivatives),
     which a last backward pass — shared with the data term's deltas
-    ``delta_out`` — takes to the weights and biases. ``weights`` (N,) weigh each
-    pattern's :math:`\|\mathbf{J}_n\|^2`.
+    ``delta_out`` — takes to the weights and biases. The rows go down through
+    each layer's ``input_grad_at`` and their adjoints up through its twin
+    ``linear_at``. ``weights`` (N,) weigh each pattern's :math:`\|\mathbf{J}_n\|^2`.
     """
     c = net._forward(w, X) if cache is None else cache
     layers, slices = net.layers, net.layer_slices()
@@ -185,33 +204,31 @@ def _tikhonov_reverse(net, w, X, lam=1.0, delta_out=None, cache=None, weights=No
     N, K = c.y.shape
     eye = np.eye(K, dtype=net.dtype)
     r, u, slopes = [None] * L, [None] * L, [None] * L
-    # Backward: the Jacobian rows (5.74); u[l] = ∂y_k/∂x_l, r[l] = ∂y_k/∂a_l, (N·K, n)
-    r[L - 1] = net.output.output_jacobian(c.a[-1], c.y).reshape(N * K, K)
+    # Backward: the Jacobian rows (5.74); u[l] = ∂y_k/∂x_l, r[l] = ∂y_k/∂a_l, (N, K, n)
+    r[L - 1] = net.output.output_jacobian(c.a[-1], c.y).reshape(N, K, K)
     for l in range(L - 1, -1, -1):
-        u[l] = layers[l].input_grad(w[slices[l]], r[l])
+        u[l] = layers[l].input_grad_at(w[slices[l]], c.inputs[l], r[l])
         if l > 0:
             slopes[l - 1] = layers[l - 1].activation.dh(c.a[l - 1], c.inputs[l])
-            r[l - 1] = (u[l].reshape(N, K, -1) * slopes[l - 1][:, None, :]).reshape(N * K, -1)
-    J = u[0]                                                           # (N·K, D)
+            r[l - 1] = u[l] * slopes[l - 1][:, None, :]
+    J = u[0]                                                           # (N, K, D)
     # Upward: adjoints of the backward pass, from ū_0 = λJ (λ s_n J_n with weights)
-    bar = lam * J if weights is None else (
-        lam * J.reshape(N, K, -1) * weights[:, None, None]).reshape(N * K, -1)
+    bar = lam * J if weights is None else lam * J * weights[:, None, None]
     value = 0.5 * float(np.vdot(J, bar))
     g = np.zeros(net.n_weights, dtype=net.dtype)
     abar = [None] * L
     for l in range(L):
         layer, s = layers[l], slices[l]
-        layer.weight_grad(bar, r[l], g[s], bias=False, add=True)       # u_l = r_l W_l
-        rbar = layer.linear(w[s], bar, bias=False)                     # r̄_l
+        layer.weight_grad(_rows(bar), _rows(r[l]), g[s], bias=False, add=True)   # u_l = r_l W_l
+        rbar = layer.linear_at(w[s], c.inputs[l], bar)                 # r̄_l
         if l < L - 1:                                                  # r_l = h'(a_l) u_{l+1}
-            rb = rbar.reshape(N, K, -1)
             h2 = layer.activation.d2h(c.a[l], c.inputs[l + 1], slopes[l])
-            abar[l] = h2 * np.einsum("nkj,nkj->nj", u[l + 1].reshape(N, K, -1), rb)
-            bar = (rb * slopes[l][:, None, :]).reshape(N * K, -1)
+            abar[l] = h2 * np.einsum("nkj,nkj->nj", u[l + 1], rbar)
+            bar = rbar * slopes[l][:, None, :]
         else:                                                          # r_{L-1} = ∂y/∂a
             units = np.broadcast_to(eye, (N, K, K))
             abar[l] = net.output.tangent_backward(c.a[-1], c.y, units,
-                                                  rbar.reshape(N, K, K).transpose(0, 2, 1))[1]
+                                                  rbar.transpose(0, 2, 1))[1]
     # Backward: the adjoints of the pre-activations (and the data term's deltas)
     delta = abar[L - 1] if delta_out is None else abar[L - 1] + delta_out
     for l in range(L - 1, -1, -1):
@@ -219,7 +236,7 @@ def _tikhonov_reverse(net, w, X, lam=1.0, delta_out=None, cache=None, weights=No
         layer.weight_grad(c.inputs[l], delta, g[s], add=True)
         if l == 0:
             break
-        delta = slopes[l - 1] * layer.input_grad(w[s], delta) + abar[l - 1]
+        delta = slopes[l - 1] * layer.input_grad_at(w[s], c.inputs[l], delta) + abar[l - 1]
     return value, g
 
 

@@ -22,13 +22,12 @@ like one batch step along −∇E.
 from __future__ import annotations
 
 import math
-import time
 from numbers import Real
 from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .result import History, IterInfo, OptimizeResult, Status, check_start
+from .result import OptimizeResult, Run, Status, Stop
 from .._rng import as_rng
 
 __all__ = [
@@ -179,8 +178,13 @@ def adam(learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8) -> OnlineMethod:
 
 # -- the visible loop -------------------------------------------------------------------
 def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs=10,
-                 rng=None, callback=None, transform=None) -> OptimizeResult:
+                 rng=None, callback=None, transform=None, gtol=0.0, tol=0.0,
+                 n_iter_no_change=None, state=None, monitor="full") -> OptimizeResult:
     r"""Train by sequential updates over shuffled mini-batches.
+
+    The epochs are the iterations of a :class:`~prmlnet.optim.result.Run`, the
+    bookkeeping of the batch methods: the result, its :class:`Status`, the
+    :class:`History`, the callback and the stopping rules are theirs.
 
     Parameters
     ----------
@@ -189,7 +193,7 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
         shares the prior between batches in proportion to their size). If it
         takes a keyword ``rows``, it is also given the batch's row indices into
         ``X`` (``Objective.minibatch`` needs them for per-pattern terms that hold
-        arrays of their own, such as tangent vectors).
+        arrays of their own, such as tangent vectors, and for weighted patterns).
     w0 : ndarray of shape (W,)
     X, T : ndarrays with N rows
     method : OnlineMethod
@@ -207,27 +211,47 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
         §5.5.5; see :mod:`prmlnet.invariance.transformed`), applied afresh to every
         mini-batch before its update, with draws from ``rng``. The epoch-end
         errors in ``history`` are of the untransformed data.
+    gtol : float, default 0
+        Converged when :math:`\|\nabla E\|_\infty \le` ``gtol`` at the end of an
+        epoch (``monitor="full"`` only).
+    tol : float, default 0
+    n_iter_no_change : int or None, default None
+        The loss-plateau stop of scikit-learn's online solvers: converged when
+        the epoch's error has not fallen more than ``tol`` below its lowest
+        value so far for ``n_iter_no_change`` epochs in a row (None: off).
+        ``tol`` is in the units of E, a sum over patterns.
+    state : NamedTuple, optional
+        The method's state to continue from (the ``state`` of an earlier result);
+        default ``method.init(w0)``.
+    monitor : {"full", "batches"}, default "full"
+        The error an epoch reports. ``"full"``: ``fun_and_grad_batch(w, X, T)``
+        at the end of the epoch, with its gradient (a monitoring pass over all
+        patterns, not counted in ``nfev``). ``"batches"``: the sum of the
+        epoch's mini-batch errors, each at the weights before its update (no
+        extra pass; scikit-learn's training loss; the gradient, ``jac`` and
+        ``history.grad_norm`` are then not available, and the start is not
+        evaluated: ``history.fun[0]`` is NaN).
 
     Returns
     -------
     OptimizeResult
-        ``nit`` counts epochs, ``nfev`` batch evaluations. ``history`` holds one
-        entry per epoch (entry 0: the start): ``fun`` is the full error
-        ``fun_and_grad_batch(w, X, T)`` at the end of the epoch (a monitoring
-        pass, not counted in ``nfev``), ``nfev`` the patterns processed divided
-        by N (full-data-set equivalents, comparable with batch methods).
-        ``status`` is MAX_ITER after ``n_epochs``; KeyboardInterrupt returns
-        the lowest-error weights of the epoch ends seen (INTERRUPTED); a
-        non-finite error stops the run with the last finite epoch-end weights
-        (NONFINITE).
+        ``nit`` counts epochs, ``nfev`` batch evaluations, ``state`` the method's
+        state at the end. ``history`` holds one entry per epoch (entry 0: the
+        start), its ``nfev`` the patterns processed divided by N (full-data-set
+        equivalents, comparable with batch methods). ``status`` is MAX_ITER
+        after ``n_epochs``, CONVERGED after the ``gtol`` or plateau test;
+        KeyboardInterrupt returns the lowest-error epoch-end weights seen
+        (INTERRUPTED); a non-finite error or step stops the run with the last
+        finite epoch-end weights (NONFINITE).
     """
     if not isinstance(method, OnlineMethod):
         raise ValueError("method must be an OnlineMethod from sgd(), momentum() or adam()")
     if rng is None:
         raise ValueError("train_online needs an explicit rng (numpy Generator or int seed) "
                          "for shuffling")
+    if monitor not in ("full", "batches"):
+        raise ValueError(f"monitor must be 'full' or 'batches'; got {monitor!r}")
     rng = as_rng(rng)
-    w = check_start(w0)
     X, T = np.asarray(X), np.asarray(T)
     N = X.shape[0]
     if T.shape[0] != N or N == 0:
@@ -237,10 +261,10 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
         raise ValueError(f"batch_size must be an integer in [1, N={N}]; got {batch_size!r}")
     if int(n_epochs) != n_epochs or n_epochs < 0:
         raise ValueError(f"n_epochs must be a non-negative integer; got {n_epochs!r}")
-    batch_size = int(batch_size)
     if transform is not None and not callable(transform):
         raise ValueError("transform must be a callable (Xb, rng) -> Xb")
     rows = _takes_rows(fun_and_grad_batch)
+    everything = slice(0, N)
 
     def evaluate(w, idx, moved=False):
         Xb = X[idx]
@@ -248,76 +272,47 @@ def train_online(fun_and_grad_batch, w0, X, T, method, *, batch_size=1, n_epochs
             Xb = transform(Xb, rng)
         return (fun_and_grad_batch(w, Xb, T[idx], rows=idx) if rows
                 else fun_and_grad_batch(w, Xb, T[idx]))
-    everything = slice(0, N)
-    t0 = time.perf_counter()
-    hist = ([], [], [], [], [])
 
-    def record(f, g, step, seen):
-        for lst, v in zip(hist, (f, float(np.max(np.abs(g))), step, seen / N,
-                                  time.perf_counter() - t0)):
-            lst.append(v)
+    run = Run(lambda w: evaluate(w, everything), w0, max_iter=int(n_epochs), gtol=gtol,
+              ftol=0.0, callback=callback, method=f"online-{method.name}", tol=tol,
+              n_iter_no_change=n_iter_no_change)
+    run.work, run.max_nonfinite = 0.0, 1
+    box = [method.init(run.x) if state is None else state]
+    result = run.drive(_epochs, start=monitor == "full", evaluate=evaluate, box=box,
+                       method=method, N=N, batch_size=int(batch_size), rng=rng,
+                       moved=transform is not None, monitor=monitor)
+    result["state"] = box[0]
+    return result
 
-    f, g = evaluate(w, everything)
-    if np.shape(g) != np.shape(w):
-        raise ValueError(f"fun_and_grad_batch returned a gradient of shape {np.shape(g)} for "
-                         f"weights of shape {np.shape(w)}; it must return (E, ∇E) with ∇E "
-                         "shaped like w")
-    f = float(f)
-    best = (f, w, g)
-    last = (f, w, g)
-    record(f, g, 0.0, 0)
-    state = method.init(w)
-    nfev = seen = epoch = 0
-    status = Status.MAX_ITER
-    try:
-        if not math.isfinite(f):
-            raise FloatingPointError
-        for epoch in range(1, int(n_epochs) + 1):
-            w_start = w
-            order = rng.permutation(N)
-            for s in range(0, N, batch_size):
-                idx = order[s:s + batch_size]
-                _, gb = evaluate(w, idx, transform is not None)
-                w, state = method.update(w, gb, state)
-                nfev += 1
-                if not np.all(np.isfinite(w)):      # a step overflowed: stop before using w
-                    raise FloatingPointError
-            seen += N
-            f, g = evaluate(w, everything)
-            f = float(f)
-            if not (math.isfinite(f) and np.all(np.isfinite(w))):
-                raise FloatingPointError
-            last = (f, w, g)
-            if f < best[0]:
-                best = last
-            d = w - w_start
-            record(f, g, float(math.sqrt(d @ d)), seen)
-            if callback is not None:
-                info = IterInfo(w, f, g, epoch, nfev, time.perf_counter() - t0)
-                try:
-                    stop = callback(info)
-                except StopIteration:
-                    stop = True
-                if stop is True:
-                    status = Status.CALLBACK_STOP
-                    break
-    except FloatingPointError:
-        status, epoch = Status.NONFINITE, epoch - 1
-    except KeyboardInterrupt:
-        status, last, epoch = Status.INTERRUPTED, best, epoch - 1
-    f, w, g = last
-    messages = {Status.MAX_ITER: f"{n_epochs} epochs done",
-                Status.CALLBACK_STOP: "stopped by the callback",
-                Status.NONFINITE: "the error became NaN or infinite; x holds the last finite "
-                                  "epoch-end weights",
-                Status.INTERRUPTED: "interrupted (KeyboardInterrupt); x holds the lowest-error "
-                                    "epoch-end weights"}
-    return OptimizeResult(
-        x=np.array(w, dtype=float), fun=f, jac=np.array(g, dtype=float), nit=max(epoch, 0),
-        nfev=nfev, njev=nfev, nhev=0, success=False, status=status, message=messages[status],
-        history=History(*(np.asarray(a, dtype=float) for a in hist)),
-        method=f"online-{method.name}",
-    )
+
+def _epochs(run, x, f, g, *, evaluate, box, method, N, batch_size, rng, moved, monitor):
+    """The body of :func:`train_online`: epochs of updates over shuffled mini-batches.
+
+    ``box[0]`` holds the method's state at the last epoch end (an interrupted epoch
+    leaves it, like the weights, where that epoch began)."""
+    state = box[0]
+    while True:
+        w = x
+        E_sum = 0.0
+        order = rng.permutation(N)
+        for s in range(0, N, batch_size):
+            idx = order[s:s + batch_size]
+            Eb, gb = evaluate(w, idx, moved)
+            w, state = method.update(w, gb, state)        # (5.43) and its relatives
+            run.nfev += 1
+            E_sum += float(Eb)
+            if not np.all(np.isfinite(w)):               # a step overflowed: stop before using w
+                raise Stop(Status.NONFINITE, "a step overflowed (NaN or infinite weights); "
+                                             "x holds the last finite epoch-end weights")
+        run.work += 1.0
+        d = w - x
+        if monitor == "full":
+            f, g = run.evaluate(w)          # a non-finite E stops the run (max_nonfinite = 1)
+        else:
+            f, g = E_sum, None
+        x = w
+        box[0] = state                      # the state that goes with the epoch-end weights
+        run.accept(x, f, g, float(math.sqrt(d @ d)))
 
 
 def _takes_rows(fun) -> bool:

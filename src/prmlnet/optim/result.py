@@ -1,12 +1,15 @@
-r"""What every batch method shares: the result type, the status enum, and the run
+r"""What every training run shares: the result type, the status enum, and the run
 bookkeeping (evaluation counts, history, callback, stopping rules, best weights).
 
 A batch method is written as a *body* ``body(run, x, f, g, **options)`` that loops
 forever, asks :meth:`Run.evaluate` for ``(E, ∇E)`` and reports each new iterate
 with :meth:`Run.accept`; the run ends when a :class:`Stop` is raised — by
-:meth:`Run.accept` (converged, iteration limit, callback), by a line search
-(failed), or by :meth:`Run.evaluate` (non-finite error) — or by Ctrl-C.
-:meth:`Run.drive` turns every ending into an :class:`OptimizeResult`.
+:meth:`Run.accept` (converged, iteration limit, callback, a plateau of E), by a
+line search (failed), or by :meth:`Run.evaluate` (non-finite error) — or by
+Ctrl-C. :meth:`Run.drive` turns every ending into an :class:`OptimizeResult`.
+Online training (:func:`~prmlnet.optim.online.train_online`) is one more body
+whose iterations are epochs, so its results, statuses and histories are the
+same as the batch methods'.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ class Status(enum.IntEnum):
     """Why a run ended. ``success`` is true only for :attr:`CONVERGED`."""
 
     CONVERGED = 0           #: gradient below ``gtol`` or relative decrease below ``ftol`` (relative
-                            #: to max(|E|, min(1, |E(w0)|)))
+                            #: to max(|E|, min(1, |E(w0)|))), or (online, with
+                            #: ``n_iter_no_change``) E no lower by more than ``tol`` than its
+                            #: best for ``n_iter_no_change`` iterations in a row
     MAX_ITER = 1            #: ``max_iter`` iterations done
     CALLBACK_STOP = 2       #: the callback returned True (or raised StopIteration)
     INTERRUPTED = 3         #: KeyboardInterrupt; ``x`` holds the best weights seen
@@ -55,15 +60,17 @@ class History(NamedTuple):
     per epoch, plus the start).
     """
 
-    fun: np.ndarray        #: error E(w) after each iteration
-    grad_norm: np.ndarray  #: max-norm of the gradient, ``‖∇E‖_∞``
+    fun: np.ndarray        #: error E(w) after each iteration (NaN where it was not evaluated)
+    grad_norm: np.ndarray  #: max-norm of the gradient, ``‖∇E‖_∞`` (NaN where not evaluated)
     step: np.ndarray       #: Euclidean length of the step taken, ``‖w_new − w_old‖``
     nfev: np.ndarray       #: cumulative evaluations of (E, ∇E) (online: in full-data-set equivalents)
     time: np.ndarray       #: seconds since the start of the run
 
 
 class IterInfo(NamedTuple):
-    """What a callback receives once per iteration (do not modify ``x``)."""
+    """What a callback receives once per iteration (do not modify ``x``); ``jac`` is
+    None where the run has no gradient at ``x`` (online training that monitors the
+    sum of its mini-batch errors)."""
 
     x: np.ndarray
     fun: float
@@ -79,7 +86,8 @@ class OptimizeResult(dict):
     Fields: ``x, fun, jac, nit, nfev, njev, nhev, success, status, message,
     history, method``. ``status`` is a :class:`Status`; ``njev == nfev`` since
     every evaluation returns the error and its gradient together; ``nhev``
-    counts Hessian-vector products.
+    counts Hessian-vector products. Online training adds ``state``, the online
+    method's state at the end (pass it back to continue).
     """
 
     def __getattr__(self, name):
@@ -131,16 +139,22 @@ class Run:
 
     max_nonfinite = 30   # consecutive non-finite evaluations tolerated (line searches back off)
 
-    def __init__(self, fun_and_grad, w0, *, max_iter, gtol, ftol, callback, method):
+    def __init__(self, fun_and_grad, w0, *, max_iter, gtol, ftol, callback, method,
+                 tol=0.0, n_iter_no_change=None):
         if not callable(fun_and_grad):
             raise ValueError("fun_and_grad must be callable: w -> (E, gradient)")
         if callback is not None and not callable(callback):
             raise ValueError("callback must be callable (info -> bool) or None")
         if int(max_iter) != max_iter or max_iter < 0:
             raise ValueError(f"max_iter must be a non-negative integer; got {max_iter!r}")
-        for name, v in (("gtol", gtol), ("ftol", ftol)):
+        for name, v in (("gtol", gtol), ("ftol", ftol), ("tol", tol)):
             if not (v >= 0 and math.isfinite(v)):
                 raise ValueError(f"{name} must be a finite number >= 0; got {v!r}")
+        if n_iter_no_change is not None and (isinstance(n_iter_no_change, bool) or
+                                             int(n_iter_no_change) != n_iter_no_change
+                                             or n_iter_no_change < 1):
+            raise ValueError(f"n_iter_no_change must be a positive integer or None; got "
+                             f"{n_iter_no_change!r}")
         self.fun_and_grad = fun_and_grad
         self.x = check_start(w0)
         self.f = math.inf
@@ -150,6 +164,13 @@ class Run:
         self.ftol = float(ftol)
         self.callback = callback
         self.method = method
+        self.tol = float(tol)
+        self.n_iter_no_change = None if n_iter_no_change is None else int(n_iter_no_change)
+        self.n_no_change = 0
+        self.f_best = math.inf
+        #: online runs only: the work done, in passes over the data (the "nfev" of the
+        #: history); None for a batch run, whose history counts evaluations
+        self.work = None
         self.nit = 0
         self.nfev = 0
         self.nhev = 0
@@ -161,14 +182,17 @@ class Run:
 
     # -- evaluations ------------------------------------------------------------
     def evaluate(self, w):
-        """``(E(w), ∇E(w))``, counted; remembers the lowest error seen.
+        """``(E(w), ∇E(w))``, counted in ``nfev`` (unless the run is online, whose
+        evaluations of ``fun_and_grad`` are monitoring passes and whose ``nfev``
+        counts mini-batches); remembers the lowest error seen.
 
         A non-finite error is returned as ``inf`` (line searches treat it as a
         step too long); after :attr:`max_nonfinite` in a row the run stops
         with :attr:`Status.NONFINITE`.
         """
         f, g = self.fun_and_grad(w)
-        self.nfev += 1
+        if self.work is None:
+            self.nfev += 1
         if np.shape(g) != w.shape:
             raise ValueError(f"fun_and_grad returned a gradient of shape {np.shape(g)} for "
                              f"weights of shape {w.shape}; it must return (E, ∇E) with ∇E "
@@ -199,11 +223,21 @@ class Run:
         fs.append(f)
         gs.append(gnorm)
         ss.append(step)
-        ns.append(self.nfev)
+        ns.append(self.nfev if self.work is None else self.work)
         ts.append(time.perf_counter() - self.t0)
 
-    def start(self):
-        """Evaluate the starting point; returns ``(x, f, g)``."""
+    def start(self, evaluate=True):
+        """Evaluate the starting point; returns ``(x, f, g)``.
+
+        ``evaluate=False`` (online training monitoring its mini-batch errors)
+        records the start without evaluating it: f = NaN, g = None.
+        """
+        if not evaluate:
+            self.f = math.nan
+            self._record(math.nan, math.nan, 0.0)
+            if self.max_iter == 0:
+                raise Stop(Status.MAX_ITER)
+            return self.x, math.nan, None
         f, g = self.evaluate(self.x)
         gnorm = float(np.abs(g).max())
         if not (math.isfinite(f) and math.isfinite(gnorm)):
@@ -220,9 +254,12 @@ class Run:
         return self.x, f, g
 
     def accept(self, x, f, g, step):
-        """Report a new iterate; raises :class:`Stop` when the run should end."""
-        gnorm = float(np.abs(g).max())
-        if not (math.isfinite(f) and math.isfinite(gnorm)):
+        """Report a new iterate; raises :class:`Stop` when the run should end.
+
+        ``g`` may be None (no gradient at ``x``): the gradient test is then skipped.
+        """
+        gnorm = math.nan if g is None else float(np.abs(g).max())
+        if not (math.isfinite(f) and (g is None or math.isfinite(gnorm))):
             raise Stop(Status.NONFINITE)
         f_prev = self.f
         self.x, self.f, self.g = x, f, g
@@ -238,6 +275,13 @@ class Run:
                 raise Stop(Status.CALLBACK_STOP)
         if gnorm <= self.gtol:
             raise Stop(Status.CONVERGED, f"converged: ‖∇E‖∞ = {gnorm:.3g} <= gtol")
+        if self.n_iter_no_change is not None:         # a plateau of E, as scikit-learn's
+            self.n_no_change = self.n_no_change + 1 if f > self.f_best - self.tol else 0
+            self.f_best = min(self.f_best, f)
+            if self.n_no_change >= self.n_iter_no_change:
+                raise Stop(Status.CONVERGED, f"converged: E no lower than its best by more than "
+                                             f"tol = {self.tol:.3g} for {self.n_no_change} "
+                                             "iterations in a row")
         if self.ftol and 0.0 <= f_prev - f <= self.ftol * max(abs(f_prev), abs(f), self.f_unit):
             if self.gtol > 0 and max(abs(f_prev), abs(f)) >= self.f_unit:
                 # E is not ~0 and the gradient test was not met: not a convergence
@@ -249,11 +293,13 @@ class Run:
             raise Stop(Status.MAX_ITER)
 
     # -- the whole run ------------------------------------------------------------
-    def drive(self, body, **options) -> OptimizeResult:
-        """Run ``body(run, x, f, g, **options)`` to its end; always returns a result."""
+    def drive(self, body, start=True, **options) -> OptimizeResult:
+        """Run ``body(run, x, f, g, **options)`` to its end; always returns a result.
+
+        ``start``: whether to evaluate the starting point (see :meth:`start`)."""
         try:
             try:
-                x, f, g = self.start()
+                x, f, g = self.start(start)
                 body(self, x, f, g, **options)
                 status, message = Status.CONVERGED, None   # a body may also just return
             except Stop as stop:
@@ -269,7 +315,7 @@ class Run:
         x, f, g = self.x, self.f, self.g
         if status is Status.INTERRUPTED and self.best[2] is not None:
             f, x, g = self.best
-        if g is None:                      # stopped before the first evaluation finished
+        if g is None and self.nit == 0:    # stopped before the first evaluation finished
             x, f = self.x, math.nan
         return OptimizeResult(
             x=np.array(x, dtype=float), fun=f, jac=None if g is None else np.array(g, dtype=float),
