@@ -68,6 +68,30 @@ def test_laplace_and_evidence_from_a_distributed_objective(client):
         bayes.laplace(dist, w, prior=prior)
 
 
+def test_weighted_patterns_on_the_cluster(client):
+    """A regression network's posterior and evidence with sample weights: the data
+    Hessian, E_D and N = Σ s_n from the weighted DistributedObjective."""
+    X, T = data("linear")
+    s = np.random.default_rng(7).integers(0, 4, X.shape[0]).astype(float)
+    net = prmlnet.Network((3, 4, 2))
+    w = net.init_weights(3)
+    Xd, Td, sd = on_cluster(X, T, s)
+    dist = DistributedObjective(net, Xd, Td, prior=2.0, beta=5.0, sample_weight=sd)
+    local = Objective(net, X, T, prior=2.0, beta=5.0, sample_weight=s)
+    post, ref = bayes.laplace(dist, w), bayes.laplace(local, w)
+    assert relative_error(post.precision, ref.precision) < 1e-12
+    assert bayes.log_evidence(post, dist) == pytest.approx(bayes.log_evidence(ref, local),
+                                                           rel=1e-12)
+    step, step0 = bayes.reestimate(post, dist), bayes.reestimate(ref, local)
+    assert step.beta == pytest.approx(step0.beta, rel=1e-12)
+    # ... which are those of the rows repeated s_n times
+    rep = bayes.laplace(Objective(net, np.repeat(X, s.astype(int), axis=0),
+                                  np.repeat(T, s.astype(int), axis=0), prior=2.0, beta=5.0), w)
+    assert bayes.log_evidence(post, dist) == pytest.approx(
+        bayes.log_evidence(rep, np.repeat(X, s.astype(int), axis=0),
+                           np.repeat(T, s.astype(int), axis=0)), rel=1e-12)
+
+
 def test_the_evidence_loop_runs_on_the_cluster_unchanged(client):
     X, T = data("linear")
     net = prmlnet.Network((3, 4, 2))

@@ -52,9 +52,10 @@ def with_hyperparameters(obj, prior, beta):
     return Objective(obj.net, obj.X, obj.T, **kw)
 
 
-def data_objective(net, X=None, T=None, *, what="the evidence"):
-    """The objective of the data term alone (no prior, β = 1) for ``net`` and ``(X, T)``,
-    or for the data of a given objective (``net`` then is the objective, X and T None).
+def data_objective(net, X=None, T=None, *, sample_weight=None, what="the evidence"):
+    """The objective of the data term alone (no prior, β = 1) for ``net`` and ``(X, T)``
+    (with the patterns' weights ``sample_weight``, if given), or for the data of a
+    given objective (``net`` then is the objective, X and T None; its own weights kept).
 
     NumPy arrays give an :class:`~prmlnet.objective.Objective`, dask arrays a
     :class:`~prmlnet.distributed.DistributedObjective` (on the current client).
@@ -63,8 +64,9 @@ def data_objective(net, X=None, T=None, *, what="the evidence"):
     """
     Objective, DistributedObjective = _types()
     if is_objective(net):
-        if X is not None or T is not None:
-            raise ValueError("an objective carries its own data; give it without X and T")
+        if X is not None or T is not None or sample_weight is not None:
+            raise ValueError("an objective carries its own data (and weights); give it "
+                             "without X, T and sample_weight")
         obj = net
         if obj.terms:
             raise ValueError(f"{what} needs E = beta*E_D + E_W; this objective has further "
@@ -74,9 +76,10 @@ def data_objective(net, X=None, T=None, *, what="the evidence"):
         return with_hyperparameters(obj, None, 1.0)
     if X is None or T is None:
         raise ValueError(f"give the data: a Network with X and T, or {OBJECTIVES}")
+    kw = {} if sample_weight is None else {"sample_weight": sample_weight}
     if _is_dask(X) or _is_dask(T):
-        return DistributedObjective(net, X, T)
-    return Objective(net, X, T)
+        return DistributedObjective(net, X, T, **kw)
+    return Objective(net, X, T, **kw)
 
 
 def n_patterns(obj) -> float:

@@ -167,7 +167,7 @@ class Reestimate(NamedTuple):
 
 
 def reestimate(post: LaplacePosterior, X, T=None, fix_beta=False) -> Reestimate:
-    r"""One evidence step at the posterior's w: new α per group and β.
+    r"""One evidence step at the posterior's w: new α per group by (5.178) and β by (5.180).
 
     ``X, T`` are the training data, or ``X`` is an objective holding them.
 

@@ -275,7 +275,9 @@ class LaplacePosterior(Predictive):
 
 def laplace(net, w, X=None, T=None, prior=None, beta=None, *, hessian="exact", negative="auto",
             H=None):
-    r"""The Laplace approximation to the posterior at a mode ``w`` (§5.7.1, §5.7.3).
+    r"""The Laplace approximation to the posterior at a mode ``w`` (§5.7.1, §5.7.3): the
+    Gaussian with precision :math:`\mathbf{A} = \beta\mathbf{H} + \operatorname{diag}(\boldsymbol\alpha)`
+    (5.166), H the data Hessian at w.
 
     Parameters
     ----------

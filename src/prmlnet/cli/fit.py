@@ -69,7 +69,8 @@ def _image_shape(ctx, param, value):
 @click.option("--bayes", is_flag=True,
               help="Bayesian network (PRML 5.7): alpha (and beta) by the evidence framework, "
                    "--alpha is the starting value (default: the best of runs from 0.01, 1 "
-                   "and 100); predict then gives error bars (regression) or moderated "
+                   "and 100 for regression, 0.01 for classification); predict then gives "
+                   "error bars (regression) or moderated "
                    "probabilities (classification).")
 @click.option("--prior", type=click.Choice(GROUPINGS), default="single",
               show_default=True, help="With --bayes: one alpha, one per layer, or one per "
