@@ -226,6 +226,9 @@ def test_classifier_evidence_has_no_beta(rng):
     net = prmlnet.Network((2, 3, 1), output="logistic")
     res = bayes.evidence_loop(net, X, T, alpha=0.01, beta=7.0, n_outer=4, max_iter=200, rng=3)
     assert res.beta == 1.0 and np.all(res.history["beta"] == 1.0)
+    default = bayes.evidence_loop(net, X, T, n_outer=4, max_iter=200, rng=3)   # one start
+    assert [s["alpha0"] for s in default.starts] == list(bayes.CLASSIFIER_STARTS) == [0.01]
+    assert default.log_evidence == res.log_evidence
     assert 0 <= res.gamma_total <= net.n_weights
     p, p_map = res.predict_proba(X), res.predict_proba(X, moderated=False)
     assert np.all(np.abs(p - 0.5) <= np.abs(p_map - 0.5) + 1e-15)

@@ -27,7 +27,7 @@ by N (the book's), so γ, α, β and the evidence are the book's numbers.
 from .compare import ModelComparison, compare_hidden_units
 from .evidence import (ALPHA_RANGE, BETA_RANGE, Reestimate, effective_parameters,
                        gamma_from_eigenvalues, log_evidence, reestimate)
-from .loop import DEFAULT_STARTS, evidence_loop
+from .loop import CLASSIFIER_STARTS, DEFAULT_STARTS, evidence_loop
 from .laplace import LaplacePosterior, data_hessian, kappa, laplace
 from .predictive import PREDICTIVES, class_probabilities
 from .result import EvidenceResult
@@ -35,7 +35,8 @@ from .result import EvidenceResult
 __all__ = [
     "laplace", "LaplacePosterior", "data_hessian", "kappa",
     "evidence_loop", "EvidenceResult", "log_evidence", "reestimate", "effective_parameters",
-    "Reestimate", "gamma_from_eigenvalues", "DEFAULT_STARTS", "ALPHA_RANGE", "BETA_RANGE",
+    "Reestimate", "gamma_from_eigenvalues", "DEFAULT_STARTS", "CLASSIFIER_STARTS", "ALPHA_RANGE",
+    "BETA_RANGE",
     "compare_hidden_units", "ModelComparison", "PREDICTIVES", "class_probabilities",
 ]
 

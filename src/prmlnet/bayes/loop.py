@@ -46,9 +46,9 @@ __all__ = ["evidence_loop", "EvidenceResult", "DEFAULT_STARTS", "CLASSIFIER_STAR
 DEFAULT_STARTS = (0.01, 1.0, 100.0)
 
 #: The start of ``evidence_loop(alpha=None)`` for logistic and softmax outputs: there is
-#: no β to run away with, and the weak start reached the largest evidence of the three
-#: above in 20 of 21 splits of iris, wine, breast cancer and digits (within 0.5 nats;
-#: ``benchmarks/bench_evidence_starts.py``) at a third of their cost.
+#: no β to run away with, and the weak start came within 0.5 nats of the largest
+#: evidence of the three above in 23 of 24 splits (iris, wine, breast cancer and
+#: digits, 6 seeds each; ``benchmarks/bench_evidence_starts.py``) at a third of the cost.
 CLASSIFIER_STARTS = (0.01,)
 
 #: ``method="auto"``: BFGS (fast, accurate convergence) up to this many weights,

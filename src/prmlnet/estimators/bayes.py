@@ -66,7 +66,7 @@ _BAYES_PARAMS_DOC = r"""
         regression runs into the over-fitted fixed point (β → ∞) — and for the
         classifier, which has no β, the one start
         ``prmlnet.bayes.CLASSIFIER_STARTS`` (0.01), which reached the largest
-        evidence of the three in 20 of 21 splits of four data sets
+        evidence of the three (within 0.5 nats) in 23 of 24 splits of four data sets
         (``benchmarks/bench_evidence_starts.py``) at a third of the cost.
     beta : float or None, default None
         Initial β (regression only); None: the inverse variance of the targets.
