@@ -23,7 +23,9 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from ._checks import InputChecks
 from .activations import get_activation
+from .jacobians import Jacobians
 from .layers import Dense, Layer
 from .outputs import OutputModel, get_output
 from .workspace import Workspace
@@ -32,15 +34,6 @@ from ._passes import (_COPY_W, _KEEP_ARRAYS, GradBuffers, dense_passes, gradient
 from ._rng import as_rng
 
 __all__ = ["Network", "ForwardCache"]
-
-
-def _all_finite(x) -> bool:
-    """Whether every entry of the contiguous array ``x`` is finite.
-
-    ``x·x`` is NaN or infinite whenever an entry is; when it is not finite only
-    because it overflowed, the entries are tested one by one.
-    """
-    return math.isfinite(np.vdot(x, x)) or bool(np.isfinite(x).all())
 
 
 class ForwardCache(NamedTuple):
@@ -55,7 +48,7 @@ class ForwardCache(NamedTuple):
     y: np.ndarray
 
 
-class Network:
+class Network(InputChecks, Jacobians):
     r"""A feed-forward network of any depth with a flat weight vector.
 
     Parameters
@@ -267,93 +260,6 @@ class Network:
             w[s] = rng.standard_normal(layer.n_weights) / np.sqrt(layer.fan_in())
         return w.astype(self.dtype, copy=False)
 
-    # -- input checks ---------------------------------------------------------
-    def check_weights(self, w):
-        """Return ``w`` as a 1-D array of this network's dtype, or raise ValueError."""
-        if (type(w) is np.ndarray and w.dtype is self.dtype and w.ndim == 1
-                and w.shape[0] == self.n_weights and _all_finite(w)):
-            return w
-        w = np.asarray(w)
-        if w.ndim != 1 or w.shape[0] != self.n_weights:
-            raise ValueError(
-                f"weight vector has shape {w.shape}; this network needs a 1-D "
-                f"vector of length {self.n_weights} (see Network.n_weights)"
-            )
-        if w.dtype != self.dtype:
-            w = w.astype(self.dtype)
-        if not np.isfinite(w).all():
-            raise ValueError("weight vector holds NaN or infinite values")
-        return w
-
-    def check_inputs(self, X, name="X"):
-        """Return ``X`` as an (N, D) array of this network's dtype, or raise ValueError."""
-        X = np.asarray(X)
-        if (X.dtype is self.dtype and X.ndim == 2 and X.shape[1] == self.n_inputs
-                and X.shape[0] and X.flags.c_contiguous and _all_finite(X)):
-            return X
-        if X.dtype.kind not in "fiub":
-            raise ValueError(f"{name} must be numeric; got dtype {X.dtype}")
-        if X.ndim != 2:
-            raise ValueError(
-                f"{name} must be 2-D (N, {self.n_inputs}); got shape {X.shape}"
-                + ("; use X.reshape(-1, 1) for a single input" if X.ndim == 1 else "")
-            )
-        if X.shape[1] != self.n_inputs:
-            raise ValueError(
-                f"{name} has {X.shape[1]} columns; this network takes {self.n_inputs} inputs"
-            )
-        if X.shape[0] == 0:
-            raise ValueError(f"{name} is empty (0 patterns)")
-        X = np.ascontiguousarray(X, dtype=self.dtype)
-        if not np.all(np.isfinite(X)):
-            rows = np.flatnonzero(~np.all(np.isfinite(X), axis=1))[:5].tolist()
-            raise ValueError(f"{name} holds NaN or infinite values (rows {rows})")
-        return X
-
-    def check_targets(self, T, N):
-        """Return ``T`` as an (N, K) array, or raise ValueError."""
-        T = np.asarray(T)
-        K = self.n_targets
-        if (T.dtype is self.dtype and T.ndim == 2 and T.shape == (N, K)
-                and T.flags.c_contiguous and _all_finite(T)):
-            self.output.check_targets(T)
-            return T
-        if T.dtype.kind not in "fiub":
-            raise ValueError(f"T must be numeric; got dtype {T.dtype}")
-        if T.ndim != 2:
-            raise ValueError(
-                f"T must be 2-D (N, {K}); got shape {T.shape}"
-                + ("; use T.reshape(-1, 1) for a single target" if T.ndim == 1 else "")
-            )
-        if T.shape[1] != K:
-            raise ValueError(f"T has {T.shape[1]} columns; this network has {K} targets")
-        if T.shape[0] != N:
-            raise ValueError(f"X has {N} patterns but T has {T.shape[0]}; they must match")
-        T = np.ascontiguousarray(T, dtype=self.dtype)
-        if not np.all(np.isfinite(T)):
-            rows = np.flatnonzero(~np.all(np.isfinite(T), axis=1))[:5].tolist()
-            raise ValueError(f"T holds NaN or infinite values (rows {rows})")
-        self.output.check_targets(T)
-        return T
-
-    def check_data(self, w, X, T=None):
-        """Checked ``(w, X, T)``; ``T`` may be None."""
-        nd, dt, vdot, finite = np.ndarray, self.dtype, np.vdot, math.isfinite
-        if (type(w) is nd and type(X) is nd and type(T) is nd and w.dtype is dt
-                and X.dtype is dt and T.dtype is dt and w.ndim == 1 and X.ndim == 2
-                and w.shape[0] == self.n_weights and X.shape[1] == self.sizes[0]
-                and T.shape == (X.shape[0], self._n_targets) and X.shape[0]
-                and X.flags.c_contiguous and T.flags.c_contiguous
-                and finite(vdot(w, w)) and finite(vdot(X, X)) and finite(vdot(T, T))):
-            if self._checks_targets:                     # the fast path of the checks below
-                self.output.check_targets(T)
-            return w, X, T
-        w = self.check_weights(w)
-        X = self.check_inputs(X)
-        if T is not None:
-            T = self.check_targets(T, X.shape[0])
-        return w, X, T
-
     # -- forward propagation (5.48, 5.49) -------------------------------------
     def forward(self, w, X):
         """Forward propagation; returns a :class:`ForwardCache`."""
@@ -553,74 +459,3 @@ class Network:
     def gradient(self, w, X, T, *, workspace=None):
         """∇E(w) by error backpropagation, summed over patterns (5.57)."""
         return self.error_and_gradient(w, X, T, workspace=workspace)[1]
-
-    # -- Jacobians (5.3.4) ----------------------------------------------------
-    def _backprop_rows(self, w, cache, rows, stop=0, each=None):
-        """Backpropagate K rows of output-side derivatives per pattern.
-
-        ``rows`` is (N, K, n_out_L): for each pattern, K vectors ∂(·)/∂a_L. The
-        rows travel down as (5.74) does; with ``each`` (N, K, W) the per-pattern
-        weight derivatives are written into it. Returns the rows at the input of
-        layer ``stop`` (∂(·)/∂x for stop = 0).
-        """
-        delta = rows
-        for l in range(len(self.layers) - 1, stop - 1, -1):
-            layer, s = self.layers[l], self._slices[l]
-            if each is not None:
-                layer.weight_grad_each(cache.inputs[l], delta, each[:, :, s])
-            dz = layer.input_grad_at(w[s], cache.inputs[l], delta)
-            if l > stop and l > 0:
-                below = self.layers[l - 1]
-                h1 = below.activation.dh(cache.a[l - 1], cache.inputs[l])
-                delta = dz * h1[:, None, :]                       # (5.74)
-            else:
-                delta = dz
-        return delta
-
-    def jacobian(self, w, X):
-        r"""The input Jacobian :math:`J_{nki} = \partial y_{nk} / \partial x_{ni}`.
-
-        Returns
-        -------
-        ndarray of shape (N, K, D)
-
-        Notes
-        -----
-        Computed by backpropagation (§5.3.4):
-
-        .. math:: J_{ki} = \sum_j w_{ji} \frac{\partial y_k}{\partial a_j}, \qquad
-                  \frac{\partial y_k}{\partial a_j} = h'(a_j) \sum_l w_{lj}
-                  \frac{\partial y_k}{\partial a_l} \quad (5.73, 5.74)
-        """
-        w, X, _ = self.check_data(w, X)
-        c = self._forward(w, X)
-        rows = self.output.output_jacobian(c.a[-1], c.y)          # ∂y_k/∂a_l at the outputs
-        return self._backprop_rows(w, c, rows)
-
-    def output_gradients(self, w, X, wrt="y"):
-        r"""Per-pattern derivatives of the outputs with respect to the weights.
-
-        Parameters
-        ----------
-        wrt : {"y", "a"}
-            ``"y"``: :math:`\partial y_{nk}/\partial \mathbf{w}`;
-            ``"a"``: :math:`\mathbf{b}_{nk} = \partial a_{nk}/\partial \mathbf{w}`
-            of the output pre-activations, the vectors of the outer-product
-            approximation (5.84, 5.85).
-
-        Returns
-        -------
-        ndarray of shape (N, K, W)
-        """
-        if wrt not in ("y", "a"):
-            raise ValueError(f"wrt must be 'y' or 'a'; got {wrt!r}")
-        w, X, _ = self.check_data(w, X)
-        c = self._forward(w, X)
-        N, K = c.y.shape
-        if wrt == "y":
-            rows = self.output.output_jacobian(c.a[-1], c.y)
-        else:
-            rows = np.broadcast_to(np.eye(K, dtype=self.dtype), (N, K, K)).copy()
-        each = np.empty((N, K, self.n_weights), dtype=self.dtype)
-        self._backprop_rows(w, c, rows, stop=0, each=each)
-        return each
