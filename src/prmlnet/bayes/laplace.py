@@ -339,14 +339,21 @@ def laplace(net, w, X=None, T=None, prior=None, beta=None, *, hessian="exact", n
         H = np.asarray(H, dtype=float)
         if H.shape != (W, W):
             raise ValueError(f"H must be the (W, W) = ({W}, {W}) data Hessian; got {H.shape}")
-    return posterior_from_hessian(net, w, H, prior, beta, hessian=hessian, negative=negative)
+    H = H + H.T                 # exact symmetry; a Hessian computed here is freed at once
+    H *= 0.5
+    return posterior_from_hessian(net, w, H, prior, beta, hessian=hessian, negative=negative,
+                                  take=True)
 
 
-def posterior_from_hessian(net, w, H, prior, beta, *, hessian="exact", negative="auto"):
-    """The :class:`LaplacePosterior` at ``w`` from the data Hessian H as computed (H is
-    not modified); ``prior`` a :class:`~prmlnet.priors.GaussianPrior`. What
+def posterior_from_hessian(net, w, H, prior, beta, *, hessian="exact", negative="auto",
+                           take=False):
+    """The :class:`LaplacePosterior` at ``w`` from the data Hessian H as computed;
+    ``prior`` a :class:`~prmlnet.priors.GaussianPrior`. H is not modified, unless
+    ``take=True``: then H is exactly symmetric and handed over — the posterior keeps
+    it, or overwrites it with its clipped form (no W×W copy of it is made). What
     :func:`laplace` does once it has H, and what the evidence loop calls directly."""
-    post = try_posterior(net, w, H, prior, beta, hessian=hessian, negative=negative)
+    post = try_posterior(net, w, H, prior, beta, hessian=hessian, negative=negative,
+                         take=take)
     if post is not None:
         return post
     H = 0.5 * (H + H.T)
@@ -361,15 +368,16 @@ def posterior_from_hessian(net, w, H, prior, beta, *, hessian="exact", negative=
         f"{smallest:.3g}; H has {_count_negative(H)} negative eigenvalues): {advice}")
 
 
-def try_posterior(net, w, H, prior, beta, *, hessian="exact", negative="auto"):
+def try_posterior(net, w, H, prior, beta, *, hessian="exact", negative="auto", take=False):
     """:func:`posterior_from_hessian`, or None where A is not positive definite under
     the ``negative`` policy (no error message built: the evidence loop retrains)."""
     if not np.all(np.isfinite(H)):
         raise ValueError("the data Hessian holds NaN or infinite values; check the weights "
                          "and the data (a diverged training run?)")
     alpha = prior.alpha_vector
-    H = H + H.T                                           # exact symmetry
-    H *= 0.5
+    if not take:
+        H = H + H.T                                       # exact symmetry, in our own copy
+        H *= 0.5
     lam = None
     clipped = False
     if negative == "clip":
@@ -378,9 +386,11 @@ def try_posterior(net, w, H, prior, beta, *, hessian="exact", negative="auto"):
     if L is None and negative != "keep":                  # clip: nearest PSD matrix
         if lam is None:
             lam, U = linalg.eigh(H, driver="evd", check_finite=False)
-        if lam[0] < 0:
-            H = (U * np.maximum(lam, 0.0)) @ U.T
-            H = 0.5 * (H + H.T)
+        if lam[0] < 0:                                    # in place: H is ours
+            np.matmul(U * np.maximum(lam, 0.0), U.T, out=H)
+            del U
+            H += H.T
+            H *= 0.5
             clipped = True
             L = _cholesky(H, beta, alpha)
     if L is None:
