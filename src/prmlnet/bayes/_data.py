@@ -12,7 +12,6 @@ in memory and on a cluster; arrays are wrapped in the objective that fits them.
 
 from __future__ import annotations
 
-import numpy as np
 
 __all__ = ["OBJECTIVES", "is_objective", "data_objective", "with_hyperparameters",
            "n_patterns", "n_gaussian_targets", "target_variance"]

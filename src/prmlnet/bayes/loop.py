@@ -375,7 +375,7 @@ def _run(train, prior, beta, w, *, n_outer, n_inner, tol, hessian, negative, fix
     notes, trace = [], []
     best = last = None
     status, change = Status.MAX_ITER, None
-    step = H = None
+    step = H = post = E_D = None
     nfev0 = train.nfev
     for it in range(n_outer + 1):
         try:

@@ -38,6 +38,7 @@ from ..bayes.loop import DEFAULT_STARTS
 from ..bayes.laplace import HESSIANS, NEGATIVE
 from ..bayes.predictive import PREDICTIVES
 from ..priors import GROUPINGS, gaussian_prior
+from . import _bayes_files
 from ._base import _is_int, _is_number
 from .mlp import MLPClassifier, MLPRegressor
 
@@ -294,73 +295,17 @@ class _BayesMixin:
         if isinstance(post, dict):
             self.posterior_ = LaplacePosterior(net=self.net_, **post)
 
-    # -- model files -------------------------------------------------------------
+    # -- model files (prmlnet.estimators._bayes_files) --------------------------------
     def _bayes_state(self):
-        p = self.posterior_
-        arrays = {"bayes_chol": p.chol, "bayes_alpha": p.alpha, "bayes_eigenvalues": p.eigenvalues}
-        for k, v in self.history_.items():
-            if k != "groups":
-                arrays[f"bayes_history_{k}"] = np.asarray(v, dtype=np.float64)
-        meta = {"alpha": dict(self.prior_.alpha), "beta": self.beta_,
-                "gamma": self.gamma_groups_, "log_evidence": self.log_evidence_,
-                "converged": self.converged_, "n_negative": int(p.n_negative),
-                "clipped": bool(p.clipped), "groups": list(self.history_["groups"]),
-                "notes": list(getattr(self, "evidence_notes_", []))}
-        return arrays, meta
+        return _bayes_files.state(self)
 
     @classmethod
     def _check_file(cls, mf):
         super()._check_file(mf)
-        m, a, W = mf.meta, mf.arrays, mf.network.n_weights
-
-        def number(v, low=-math.inf, strict=False):
-            return (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                    and (v > low if strict else v >= low))
-
-        fields = {"alpha": lambda v: isinstance(v, dict) and v and all(number(x, 0) for x in
-                                                                      v.values()),
-                  "beta": lambda v: number(v, 0, strict=True),
-                  "gamma": lambda v: isinstance(v, dict) and all(number(x) for x in v.values()),
-                  "log_evidence": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-                  "converged": lambda v: isinstance(v, bool),
-                  "n_negative": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-                  "groups": lambda v: isinstance(v, list) and all(isinstance(g, str) for g in v)}
-        for name, ok in fields.items():
-            if name not in m:
-                raise ValueError(f"its Bayesian field meta.{name} is missing")
-            if not ok(m[name]):
-                raise ValueError(f"its Bayesian field meta.{name} is {str(m[name])[:30]}, which "
-                                 "is out of range")
-        shapes = {"bayes_chol": (W, W), "bayes_alpha": (W,), "bayes_eigenvalues": (W,)}
-        for name, shape in shapes.items():
-            v = a.get(name)
-            if v is None:
-                raise ValueError(f"its Bayesian array {name} is missing")
-            if v.dtype.kind != "f" or v.shape != shape or not np.all(np.isfinite(v)):
-                raise ValueError(f"its Bayesian array {name} is not a finite float array of "
-                                 f"shape {shape}")
-        L = a["bayes_chol"]
-        if not (np.all(np.diagonal(L) > 0) and not np.triu(L, 1).any()):
-            raise ValueError("its posterior's Cholesky factor is not lower triangular with a "
-                             "positive diagonal")
-        if np.any(a["bayes_alpha"] < 0):
-            raise ValueError("its prior precisions bayes_alpha are negative")
+        _bayes_files.check(mf)
 
     def _restore_bayes(self, arrays, meta):
-        history = {k[len("bayes_history_"):]: arrays[k] for k in arrays
-                   if k.startswith("bayes_history_")}
-        history["groups"] = list(meta["groups"])
-        prior = gaussian_prior(self.net_, self.prior, dict(meta["alpha"]))
-        if not np.array_equal(prior.alpha_vector, np.asarray(arrays["bayes_alpha"], dtype=float)):
-            raise ValueError("the model file's prior precisions do not match its prior groups")
-        self._set_hyper(prior, meta["beta"], meta["gamma"], meta["log_evidence"],
-                        history, meta["converged"])
-        self.evidence_notes_ = list(meta.get("notes", []))
-        self.posterior_ = LaplacePosterior(
-            net=self.net_, w=self.w_, prior=prior, beta=self.beta_, H=None,
-            eigenvalues=np.asarray(arrays["bayes_eigenvalues"]),
-            n_negative=int(meta["n_negative"]), chol=np.asarray(arrays["bayes_chol"]),
-            hessian=self.hessian, negative=self.negative, clipped=bool(meta.get("clipped")))
+        _bayes_files.restore(self, arrays, meta)
 
 
 class BayesianMLPRegressor(_BayesMixin, MLPRegressor):
