@@ -39,7 +39,7 @@ from ..bayes.laplace import HESSIANS, NEGATIVE
 from ..bayes.predictive import PREDICTIVES
 from ..priors import GROUPINGS, gaussian_prior
 from . import _bayes_files
-from ._base import _is_int, _is_number
+from ._params import _is_int, _is_number
 from .mlp import MLPClassifier, MLPRegressor
 
 __all__ = ["BayesianMLPRegressor", "BayesianMLPClassifier", "PREDICTIVE_SAMPLES"]

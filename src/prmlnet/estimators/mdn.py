@@ -16,7 +16,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from ..mdn import Mixture, MixtureDensity, init_weights
 from ._base import ONLINE_METHODS, BaseMLP, column_scales, pooled_variance
-from .mlp import _PARAMS_DOC, _check_target_arrays, _target_arrays
+from ._docs import _PARAMS_DOC
+from .mlp import _check_target_arrays, _target_arrays
 
 __all__ = ["MDNRegressor"]
 
