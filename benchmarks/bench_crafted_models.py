@@ -6,9 +6,9 @@ under an address-space limit (``resource.setrlimit``), printing the outcome,
 the file's size, the child's peak resident memory above its start (after the
 imports) and the traced peak of NumPy's allocations during the load. With
 ``--before PATH`` the same files are also loaded by the prmlnet at ``PATH/src``
-(for example ``/work/main``) for comparison.
+(an older checkout, say) for comparison.
 
-    python benchmarks/bench_crafted_models.py [--limit-gib 2] [--before /work/main]
+    python benchmarks/bench_crafted_models.py [--limit-gib 2] [--before ../old-checkout]
 """
 
 from __future__ import annotations

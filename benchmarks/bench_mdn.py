@@ -1,6 +1,6 @@
 """Mixture density networks: held-out likelihood and training time against PyTorch.
 
-Run:  taskset -c 0 /work/venv/bin/python benchmarks/bench_mdn.py [--quick]
+Run:  taskset -c 0 python benchmarks/bench_mdn.py [--quick]
 
 1. Quality: the toy inverse problem of Figure 5.19, N = 1,000 training
    points, an MDN with 5 tanh hidden units and 3 components against a
