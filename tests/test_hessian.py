@@ -60,6 +60,17 @@ def test_dense_r_pass_equals_the_layer_by_layer_one(output, hidden, sizes, rng):
     assert relative_error(hessian.hvp(net, w, X, T, v), ref) < 1e-13
 
 
+@pytest.mark.parametrize("transpose", [0, 10 ** 9])
+def test_dense_r_pass_with_and_without_transposed_weights(transpose, rng, monkeypatch):
+    # small layers' weights are multiplied as contiguous transposes, large ones as views
+    monkeypatch.setattr(hessian._rop_dense, "_TRANSPOSE", transpose)
+    net, X, T = tiny_problem("softmax", rng, sizes=(4, 6, 5, 3), hidden="tanh", N=40)
+    w = net.init_weights(rng)
+    v = rng.standard_normal(net.n_weights)
+    ref = hessian.rop._r_passes(net, w, X, T, v, None, None)
+    assert relative_error(hessian.hvp(net, w, X, T, v), ref) < 1e-13
+
+
 def test_dense_r_pass_over_chunks_sums_them(rng, monkeypatch):
     net, X, T = tiny_problem("softmax", rng, sizes=(3, 5, 4, 3), hidden="tanh", N=23)
     w = net.init_weights(rng)
