@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import blas as _blas
 
-from .layers import Dense
+from .layers import Dense, pattern_sum
 
 #: Weights up to which a workspace keeps its own copy of w (and of the gradient)
 #: with every layer's views made once: for small networks making the views on
@@ -64,7 +64,7 @@ def dense_passes(net, w, X, T, out, b):
     in the interpreter). The tests hold the two equal bit for bit."""
     if b is not None and b.out is not None:
         return dense_passes_into(net, w, X, T, out, b)
-    acts, dot, add = net._acts, np.dot, np.add.reduce
+    acts, dot, psum = net._acts, np.dot, pattern_sum
     if b is None or b.w is None:
         params = [layer.unpack(w[s]) for layer, s in zip(net.layers, net._slices)]
     else:
@@ -82,10 +82,10 @@ def dense_passes(net, w, X, T, out, b):
         g, ((gW1, gb1), (gW2, gb2)) = gradient_views(net, out, b, dense=True)
         dz = delta.dot(W2)
         dot(delta.T, z, out=gW2)                         # (5.53)
-        add(delta, axis=0, out=gb2)
+        psum(delta, out=gb2)
         delta = act.backprop(dz, a1, z)                  # (5.56)
         dot(delta.T, X, out=gW1)
-        add(delta, axis=0, out=gb1)
+        psum(delta, out=gb1)
         return E, gradient_out(g, out, b)
     inputs, pre = [X], []
     z = X
@@ -105,11 +105,11 @@ def dense_passes(net, w, X, T, out, b):
         x = inputs[l]
         dz = delta.dot(params[l][0])
         dot(delta.T, x, out=gW)
-        add(delta, axis=0, out=gb)
+        psum(delta, out=gb)
         delta = acts[l - 1].backprop(dz, pre[l - 1], x)
     gW, gb = grads[0]
     dot(delta.T, X, out=gW)
-    add(delta, axis=0, out=gb)
+    psum(delta, out=gb)
     return E, gradient_out(g, out, b)
 
 def dense_passes_into(net, w, X, T, out, b):
@@ -135,7 +135,7 @@ def dense_passes_into(net, w, X, T, out, b):
         if l:
             dz = np.dot(delta, params[l][0], out=dx[l])
         np.dot(delta.T, inputs[l], out=gW)
-        np.add.reduce(delta, axis=0, out=gb)
+        pattern_sum(delta, out=gb)
         if l:
             delta = acts[l - 1].backprop(dz, pre[l - 1], inputs[l], tmp[l - 1])
     return E, gradient_out(g, out, b)

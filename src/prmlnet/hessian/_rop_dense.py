@@ -6,7 +6,7 @@ products share operands and the elementwise work is done once:
 * every array is contiguous (a and R{a} of the first layer from two products,
   not halves of one: the elementwise passes over halves ran at half speed), the
   weight matrices of small layers are multiplied as contiguous transposes
-  (:data:`_TRANSPOSE`), and Σ_n is a product with a vector of ones;
+  (:data:`_TRANSPOSE`), and Σ_n is :func:`~prmlnet.layers.pattern_sum`;
 * the products that share operands are done as one: the hidden layers'
   :math:`[\mathcal{R}\{\mathbf{z}\}; \mathbf{z}]\mathbf{W}^\mathrm{T}` and
   weight gradient :math:`[\boldsymbol\delta; \mathcal{R}\{\boldsymbol\delta\}]^\mathrm{T}
@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..activations import ACTIVATIONS
+from ..layers import pattern_sum
 
 _TANH = ACTIVATIONS["tanh"].dh
 _ZERO = ACTIVATIONS["relu"].d2h           # h'' = 0 (identity, relu)
@@ -46,7 +47,7 @@ def rows_per_chunk(net) -> int:
 class _Buffers:
     """Every array of one H·v over N patterns."""
 
-    __slots__ = ("s0", "z", "h1", "s", "ra", "d", "c", "p", "r", "t", "out", "ones")
+    __slots__ = ("s0", "z", "h1", "s", "ra", "d", "c", "p", "r", "t", "out")
 
     def __init__(self, net, N):
         dt, e = net.dtype, np.empty
@@ -62,7 +63,6 @@ class _Buffers:
         self.r = [e((N, m), dt) for m in n[:-1]]
         self.t = [e((N, m), dt) for m in n[:-1]]
         self.out = (e((N, n[-1]), dt), e((N, n[-1]), dt))
-        self.ones = np.ones(N, dt)                                  # Σ_n as one gemv
 
 
 #: weight matrices up to this many entries are multiplied as contiguous copies of
@@ -157,7 +157,7 @@ def r_passes(net, w, X, T, v, out=None, b=None, P=None):
             scale = 1.0
         gW, gb = layers[l].unpack(out[slices[l]])
         dot(D.reshape(2 * N, -1).T, Z.reshape(2 * N, -1), out=gW)   # Σ δ R{z}ᵀ + R{δ} zᵀ
-        dot(b.ones, D[1], out=gb)
+        pattern_sum(D[1], out=gb)
         Dq = b.d[l - 1]
         rd = Dq[1] if l > 1 else Dq
         mul(r_dz, h1, out=rd)                                  # h'(a) R{Σ w δ}
@@ -180,5 +180,5 @@ def r_passes(net, w, X, T, v, out=None, b=None, P=None):
     gW, gb = layers[0].unpack(out[slices[0]])
     rd = b.d[0] if L > 1 else r_delta
     dot(rd.T, X, out=gW)
-    dot(b.ones, rd, out=gb)
+    pattern_sum(rd, out=gb)
     return out
