@@ -13,8 +13,11 @@ Cases, one BLAS/torch thread, peers interleaved in one run:
   + one bias per map — written in PyTorch as ``avg_pool2d`` times a weight plus a
   bias), the same weights and the same batch, softmax outputs with the summed
   cross-entropy. A step is forward + backward + the gradient-descent update
-  ``w ← w − η∇E``: in prmlnet ``net.error_and_gradient(w, X, T, out=g, check=False)``
-  (the unchecked fast path of a training loop) then ``w -= η g``; in PyTorch an
+  ``w ← w − η∇E``: in prmlnet ``net.error_and_gradient(w, X, T, out=g, check=False,
+  workspace=ws)`` (the unchecked fast path of a training loop, with the workspace that
+  ``Objective`` keeps, as PyTorch's caching allocator keeps its memory) then
+  ``w -= η g``; the "no workspace" columns time the same call without one (its arrays
+  page-fault anew on every step). In PyTorch an
   ``nn.Module``, ``zero_grad``, ``cross_entropy(reduction="sum")``, ``backward`` and
   ``torch.optim.SGD.step``. Goal: prmlnet at least as fast in every cell.
 * The exact Hessian of a small CNN (W = 998, N = 500 digits), float64:
@@ -138,7 +141,7 @@ def bench_training(repeats, quick):
     print("\n== one training step of a LeNet-like net (1 thread); CPU time per step, "
           "min over repeats ==")
     print(f"{'input':>6} {'W':>6} {'dtype':>8} {'N':>4} | {'prmlnet':>9} {'torch':>9} | "
-          f"{'torch/prmlnet':>13} | max rel. diff of ∇E")
+          f"{'torch/prmlnet':>13} | {'no workspace':>15} | max rel. diff of ∇E")
     rows = []
     for side in (8, 28):
         for dtype in (np.float64, np.float32):
@@ -156,7 +159,13 @@ def bench_training(repeats, quick):
                 opt = torch.optim.SGD(module.parameters(), lr=ETA)
                 Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
 
+                ws = net.workspace()
+
                 def ours():
+                    net.error_and_gradient(w, X, T, out=g, check=False, workspace=ws)
+                    w[...] -= ETA * g
+
+                def plain():
                     net.error_and_gradient(w, X, T, out=g, check=False)
                     w[...] -= ETA * g
 
@@ -173,13 +182,13 @@ def bench_training(repeats, quick):
                 gp = net.gradient(w0, X, T)
                 diff = np.abs(gp - gt).max() / np.abs(gp).max()
                 inner = 3 if quick else max(1, int(0.03 / max(1e-5, _once(ours))))
-                t = interleaved([ours, theirs], repeats, inner)
+                t = interleaved([ours, theirs, plain], repeats, inner)
                 best = t.min(axis=0)
                 ratio = np.median(t[:, 1] / t[:, 0])
                 rows.append((side, dtype, N, ratio))
                 print(f"{side}x{side:<3} {net.n_weights:>6} {np.dtype(dtype).name:>8} {N:>4} | "
                       f"{best[0] * 1e3:>7.2f}ms {best[1] * 1e3:>7.2f}ms | {ratio:>13.2f} | "
-                      f"{diff:.1e}")
+                      f"{best[2] * 1e3:>7.2f}ms {np.median(t[:, 1] / t[:, 2]):>6.2f} | {diff:.1e}")
     return rows
 
 

@@ -222,6 +222,33 @@ def test_columns_are_reused_only_for_the_same_unchanged_pass(rng):
     assert not np.allclose(conv.linear(p, x), a)
 
 
+@pytest.mark.parametrize("col_bytes, keep_bytes", [(None, None), (8 * 2 * 18 * 36, None),
+                                                   (8 * 2 * 18 * 36, 0)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("spec,shape", NETS + [("conv:1x3x3-conv:2x2x2-sub-dense:3", (1, 7, 7))])
+def test_a_workspace_gives_the_same_bits_pass_after_pass(spec, shape, dtype, col_bytes,
+                                                         keep_bytes, rng, monkeypatch):
+    # the image layers take their column matrices and adjoint arrays from the
+    # workspace's scratch: the same bits as fresh arrays, however the columns are
+    # chunked and kept, on the first pass and on every pass after it
+    if col_bytes is not None:
+        monkeypatch.setattr(conv2d, "_COL_BYTES", col_bytes)
+    if keep_bytes is not None:
+        monkeypatch.setattr(conv2d, "_KEEP_BYTES", keep_bytes)
+    net, w, X, T = problem(spec, shape, "softmax", rng, N=300, dtype=dtype)
+    X, T, w = X.astype(dtype), T.astype(dtype), w.astype(dtype)
+    ws = net.workspace()
+    for X_now in (X, X[::-1].copy(), X):
+        E, g = net.error_and_gradient(w, X_now, T, workspace=ws)
+        E0, g0 = net.error_and_gradient(w, X_now, T)
+        assert E == E0 and np.array_equal(g, g0)
+        y = net.predict(w, X_now, workspace=ws)
+        assert np.array_equal(y, net.predict(w, X_now))
+        assert not any(np.shares_memory(r, b) for r in (g, y)
+                       for b in prmlnet.workspace._arrays(ws._sets))
+    assert ws.nbytes > X.nbytes                         # the columns are kept in it
+
+
 def test_float32_stays_float32(rng):
     net, w, X, T = problem(*NETS[1], "softmax", rng, dtype=np.float32)
     X, T = X.astype(np.float32), T.astype(np.float32)

@@ -17,6 +17,7 @@ import numpy as np
 from scipy.linalg import blas as _blas
 
 from .layers import Dense, pattern_sum
+from .workspace import Scratch
 
 #: Weights up to which a workspace keeps its own copy of w (and of the gradient)
 #: with every layer's views made once: for small networks making the views on
@@ -32,7 +33,7 @@ class GradBuffers:
     a copy of w and a gradient with each layer's views (small networks), the
     activations of every layer (large passes)."""
 
-    __slots__ = ("w", "g", "params", "grads", "fwd", "dx", "tmp", "out")
+    __slots__ = ("w", "g", "params", "grads", "fwd", "dx", "tmp", "out", "scratch")
 
     def __init__(self, net, N):
         dt, layers, L = net.dtype, net.layers, len(net.layers)
@@ -43,6 +44,7 @@ class GradBuffers:
             self.params = [views(layer, self.w[s]) for layer, s in zip(layers, net._slices)]
             self.grads = [views(layer, self.g[s]) for layer, s in zip(layers, net._slices)]
         self.fwd, self.dx, self.tmp, self.out = [None] * L, [None] * L, [None] * L, None
+        self.scratch = None if net._acts is not None else Scratch()     # image layers' own
         if N * net._widest >= _KEEP_ARRAYS:
             self.fwd = [(e((N, layer.n_out), dt),
                          None if layer.activation.name == "identity" else e((N, layer.n_out), dt))

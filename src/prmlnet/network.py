@@ -28,7 +28,7 @@ from .activations import get_activation
 from .jacobians import Jacobians
 from .layers import Dense, Layer
 from .outputs import OutputModel, get_output
-from .workspace import Workspace
+from .workspace import Workspace, scratch_active
 from ._passes import (_COPY_W, _KEEP_ARRAYS, GradBuffers, dense_passes, gradient_out,
                       gradient_step, gradient_views)
 from ._rng import as_rng
@@ -297,7 +297,11 @@ class Network(InputChecks, Jacobians):
                 or not ws.acquire()):
             return fn(*args, None)
         try:
-            return fn(*args, ws.get(("grad", N), lambda: GradBuffers(self, N)))
+            b = ws.get(("grad", N), lambda: GradBuffers(self, N))
+            if b.scratch is None:
+                return fn(*args, b)
+            with scratch_active(b.scratch):
+                return fn(*args, b)
         finally:
             ws.release()
 

@@ -18,7 +18,10 @@ lives in the workspace (returned arrays are the caller's), so no call can see
 another's buffers. :class:`~prmlnet.Objective` keeps a private one.
 
 Buffers are kept per kind of pass and per batch size N (the network fixes the
-dtype); the least recently used sets are dropped beyond ``max_sets``. A
+dtype); the least recently used sets are dropped beyond ``max_sets``. Layers
+whose primitives need large arrays of their own (the column matrices of a
+convolution) take them from the set's :class:`Scratch` while the network's
+pass runs (:func:`scratch`), and find them again on the next call. A
 workspace serves one call at a time: a call that finds it busy — another
 thread, or a call made from inside a call — runs with fresh arrays instead,
 with the same results.
@@ -26,10 +29,12 @@ with the same results.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 
-__all__ = ["Workspace"]
+__all__ = ["Workspace", "Scratch", "scratch"]
 
 
 class Workspace:
@@ -109,6 +114,53 @@ class Workspace:
         return s
 
 
+class Scratch:
+    """Arrays a layer's primitives reuse from one pass of a workspace to the next.
+
+    Active (returned by :func:`scratch`) only while a network's own forward and
+    backward pass runs with a workspace, which serves one call at a time; a layer
+    takes from it the arrays that live no longer than that pass, keyed by the
+    layer and the array's role. ``memo`` holds what a layer's forward pass keeps
+    for its backward pass (the convolution's column matrices). Outside such a
+    pass :func:`scratch` is None and the layers allocate, with the same results.
+    """
+
+    __slots__ = ("_arrays", "memo")
+
+    def __init__(self):
+        self._arrays = {}
+        self.memo = {}
+
+    def take(self, key, shape, dtype, zero=False):
+        """The array ``key`` of this shape and dtype: the one of the last pass if it
+        matches, else a new one (zero-filled with ``zero``, which then holds only
+        for entries no caller writes)."""
+        a = self._arrays.get(key)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            import numpy as np
+
+            a = self._arrays[key] = (np.zeros if zero else np.empty)(shape, dtype)
+        return a
+
+
+_ACTIVE = contextvars.ContextVar("prmlnet_scratch", default=None)
+
+
+def scratch():
+    """The :class:`Scratch` of the network pass running here with a workspace, or None."""
+    return _ACTIVE.get()
+
+
+@contextmanager
+def scratch_active(s):
+    """Make ``s`` the :func:`scratch` of the code inside (a network's own pass)."""
+    token = _ACTIVE.set(s)
+    try:
+        yield s
+    finally:
+        _ACTIVE.reset(token)
+
+
 def _arrays(obj):
     """Every ndarray inside nested lists, tuples and objects with __slots__ (for nbytes)."""
     import numpy as np
@@ -117,6 +169,9 @@ def _arrays(obj):
         yield obj
     elif isinstance(obj, (list, tuple)):
         for x in obj:
+            yield from _arrays(x)
+    elif isinstance(obj, dict):
+        for x in obj.values():
             yield from _arrays(x)
     elif hasattr(obj, "__slots__"):
         for name in obj.__slots__:
