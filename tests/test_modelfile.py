@@ -267,3 +267,27 @@ def test_reader_messages(tmp_path):
         read_table(tmp_path / "obj.npz")
     (tmp_path / "t.tsv").write_text("a\tb\n1\t2\n")
     assert read_table(tmp_path / "t.tsv").numeric(["a", "b"]).tolist() == [[1.0, 2.0]]
+
+
+def test_data_archives_are_bounded_before_they_are_read(tmp_path):
+    import io
+
+    from numpy.lib import format as npy_format
+
+    def crafted(name, shape, payload=b""):
+        head = io.BytesIO()
+        npy_format.write_array_header_1_0(head, {"descr": "<f8", "fortran_order": False,
+                                                 "shape": shape})
+        with zipfile.ZipFile(tmp_path / name, "w") as z:
+            z.writestr("x.npy", head.getvalue() + payload)
+            z.writestr("y.npy", head.getvalue() + payload)
+        return tmp_path / name
+
+    # a column of 2**40 floats declared in a few bytes: refused from its header alone
+    with pytest.raises(ValueError, match="more than this machine's"):
+        read_table(crafted("huge.npz", (2 ** 40,)))
+    # a member whose data does not match its header: refused, one line
+    with pytest.raises(ValueError, match="corrupted or crafted|truncated"):
+        read_table(crafted("short.npz", (1000,), b"\0" * 80))
+    ok = crafted("ok.npz", (3,), np.arange(3.0).tobytes())
+    assert read_table(ok).numeric(["x", "y"]).tolist() == [[0, 0], [1, 1], [2, 2]]

@@ -14,10 +14,13 @@ line 1), and says how to fix it. Nothing here imports scikit-learn.
 from __future__ import annotations
 
 import csv
+import math
 import os
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..archive import ArchiveError, NpzReader, open_regular
 
 __all__ = ["Table", "read_table"]
 
@@ -187,24 +190,41 @@ def _read_csv(path):
     return Table(path, header, values, np.asarray(lines, dtype=np.int64))
 
 
-def _read_npz(path):
+def _memory_bytes():
+    """This machine's physical memory in bytes (None where the system does not say)."""
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except ValueError as e:
-        if "allow_pickle" in str(e):
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _read_npz(path):
+    """The columns of a ``.npz`` archive, read within bounds (:class:`NpzReader`): every
+    header is checked — 1-D, one length, numbers or strings, and together smaller than
+    this machine's memory — before any array is decompressed."""
+    try:
+        with open_regular(path, "data file") as f, NpzReader(f, path) as z:
+            headers = {k: z.header(k) for k in z.members}
+            n = {sh[0] if len(sh) == 1 else None for _, sh in headers.values()}
+            if None in n or len(n) > 1:
+                shapes = {k: sh for k, (_, sh) in headers.items()}
+                raise ValueError(f"{path} must hold 1-D arrays of one length, one per column; "
+                                 f"got shapes {shapes}")
+            need = sum(math.prod(sh) * max(dt.itemsize, 8) for dt, sh in headers.values())
+            memory = _memory_bytes()
+            if memory is not None and need > memory:
+                raise ValueError(f"{path} declares columns that would take {need / 2 ** 30:.1f} "
+                                 f"GiB, more than this machine's {memory / 2 ** 30:.1f} GiB of "
+                                 "memory; refusing it")
+            arrays = {k: z.read(k)[0] for k in headers}
+    except ArchiveError as e:
+        msg = str(e)
+        if "pickled" in msg:
             raise ValueError(f"refusing to read {path}: it holds pickled Python objects, "
                              "which can run code when loaded") from None
-        raise ValueError(f"{path} is not a readable .npz file ({e})") from None
-    except Exception as e:
-        raise ValueError(f"{path} is not a readable .npz file ({type(e).__name__}: {e})") from None
+        raise ValueError(msg) from None
     if not arrays:
         raise ValueError(f"{path} holds no arrays; store one 1-D array per column")
-    n = {a.shape[0] if a.ndim == 1 else None for a in arrays.values()}
-    if None in n or len(n) != 1:
-        shapes = {k: a.shape for k, a in arrays.items()}
-        raise ValueError(f"{path} must hold 1-D arrays of one length, one per column; "
-                         f"got shapes {shapes}")
     N = n.pop()
     if N == 0:
         raise ValueError(f"{path} has no data rows (its arrays are empty)")
