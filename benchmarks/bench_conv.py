@@ -20,6 +20,11 @@ Cases, one BLAS/torch thread, peers interleaved in one run:
   page-fault anew on every step). In PyTorch an
   ``nn.Module``, ``zero_grad``, ``cross_entropy(reduction="sum")``, ``backward`` and
   ``torch.optim.SGD.step``. Goal: prmlnet at least as fast in every cell.
+* The 28×28 step at batch 128 again, in a fresh process that runs prmlnet alone, with
+  and without the workspace: CPU time and page faults per step (the C library hands large
+  freed blocks back to the system, so fresh arrays fault on every step; how many depends
+  on what the process ran before, which is why the table above, where PyTorch runs too,
+  shows few).
 * The exact Hessian of a small CNN (W = 998, N = 500 digits), float64:
   ``hessian.exact`` against ``torch.func.hessian`` of the same error. Goal ≥ 10×.
 
@@ -31,7 +36,11 @@ is faster).
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import subprocess
+import sys
 import time
 
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -213,6 +222,43 @@ def bench_hessian(repeats):
     return ratio
 
 
+def fresh_process_case(dtype, N, repeats):
+    """In this (fresh, prmlnet-only) process: the 28×28 step with and without a
+    workspace, interleaved — CPU ms per step and minor page faults per step."""
+    rng = np.random.default_rng(28 + N)
+    net = network_from_spec(LENETS[28], (1, 28, 28), 10, output="softmax", dtype=dtype)
+    X, y = images(28, N, rng)
+    X, T = X.astype(dtype), np.eye(10, dtype=dtype)[y]
+    w, ws = net.init_weights(rng), net.workspace()
+    g = np.empty_like(w)
+    calls = [lambda: net.error_and_gradient(w, X, T, out=g, check=False, workspace=ws),
+             lambda: net.error_and_gradient(w, X, T, out=g, check=False)]
+    for f in calls + calls:
+        f()
+    t, faults = np.empty((repeats, 2)), np.zeros(2)
+    for r in range(repeats):
+        for j, f in enumerate(calls):
+            f0, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.process_time()
+            f()
+            t[r, j] = time.process_time() - t0
+            faults[j] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+    return {"ms": (t.min(axis=0) * 1e3).tolist(), "faults": (faults / repeats).tolist(),
+            "ratio": float(np.median(t[:, 1] / t[:, 0]))}
+
+
+def bench_fresh_process(repeats):
+    print("\n== the 28×28 step in a fresh process that runs prmlnet alone (C library's default "
+          "allocator) ==")
+    print(f"{'dtype':>8} {'N':>4} | {'workspace':>9} {'faults':>7} | {'plain':>8} {'faults':>7} | "
+          f"plain/workspace")
+    for dtype in ("float64", "float32"):
+        out = subprocess.run([sys.executable, __file__, "--fresh-child", dtype, "128",
+                              str(repeats)], capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"{dtype:>8} {128:>4} | {r['ms'][0]:>7.2f}ms {r['faults'][0]:>7.0f} | "
+              f"{r['ms'][1]:>6.2f}ms {r['faults'][1]:>7.0f} | {r['ratio']:.2f}")
+
+
 def _once(f):
     t0 = time.perf_counter()
     f()
@@ -222,11 +268,17 @@ def _once(f):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="few repeats (a smoke test)")
+    parser.add_argument("--fresh-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fresh_child:
+        dtype, N, repeats = args.fresh_child
+        print(json.dumps(fresh_process_case(np.dtype(dtype), int(N), int(repeats))))
+        return
     repeats = 3 if args.quick else 15
     print(f"numpy {np.__version__}, torch {torch.__version__}, "
           f"{os.environ.get('OMP_NUM_THREADS')} thread(s)")
     rows = bench_training(repeats, args.quick)
+    bench_fresh_process(3 if args.quick else 15)
     ratio = bench_hessian(2 if args.quick else 5)
     short = [f"{s}x{s} {np.dtype(d).name} N={n}" for s, d, n, r in rows if r < 1.0]
     print("\ntraining-step goal (≥ 1.0× torch) missed in: " + (", ".join(short) or "none"))

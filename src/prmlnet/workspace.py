@@ -54,7 +54,8 @@ class Workspace:
     replaced at any time. It does not travel with pickling (an unpickled
     workspace starts empty). Memory: about the activations of one pass over N
     patterns per set, for example 2 × N × (sum of the layer widths) floats for
-    a gradient.
+    a gradient; a convolution adds its column matrices (up to 8 MiB kept from
+    the forward pass, one chunk of 2 MiB otherwise) and its adjoint's arrays.
     """
 
     __slots__ = ("net", "max_sets", "_sets", "_lock")
