@@ -205,6 +205,7 @@ def test_chunked_convolution_equals_one_chunk(rng, monkeypatch):
     ref = conv.linear(p, x), conv.input_grad(p, d)
     conv.weight_grad(x, d, g1)
     monkeypatch.setattr(conv2d, "_COL_BYTES", 8 * 2 * 18 * 36)      # chunks of 2 patterns
+    monkeypatch.setattr(conv2d, "_ADJ_BYTES", 8 * 2 * 5 * 64)       # the adjoint's too
     g2 = np.empty(conv.n_weights)
     got = conv.linear(p, x), conv.input_grad(p, d)
     conv.weight_grad(x, d, g2)

@@ -141,48 +141,6 @@ class Conv2D(ImageLayer):
         col[...] = sliding_window_view(x4, (kh, kw), axis=(2, 3)).transpose(0, 1, 4, 5, 2, 3)
         return col.reshape(*lead, self._ckk, OH * OW)
 
-    def _input_grad(self, Kt, delta):
-        r""":math:`\sum_m K_{mcij}\,\delta_{m,y-i,x-j}` for kernels ``Kt`` (..., C kh kw, M)
-        and deltas (..., N, n_out): the adjoint of the convolution, (..., N, n_in).
-
-        The deltas are laid on the (padded) input's row width, so that each
-        kernel offset (i, j) adds one contiguous run of the flat input image:
-        H' rows of width W + 2·padding, the columns past W' holding zeros.
-        """
-        C, H, W = self.in_shape
-        M, OH, OW = self.out_shape
-        kh, kw = self.kernel_size
-        p = self.padding
-        Hp, Wp = H + 2 * p, W + 2 * p
-        lead = delta.shape[:-1]
-        sc = scratch() if not lead[:-1] else None       # one direction, in a network's pass
-        L = OH * Wp
-        if sc is None:
-            wide = np.zeros((*lead, M, OH, Wp), dtype=delta.dtype)
-        else:                                           # columns past W' stay 0 in it
-            wide = sc.take((id(self), "wide"), (*lead, M, OH, Wp), delta.dtype, zero=True)
-        wide[..., :OW] = delta.reshape(*lead, M, OH, OW)
-        wide = wide.reshape(*lead, M, L)
-        if sc is None:
-            dcol = np.matmul(Kt, wide)                                    # (..., C kh kw, L)
-        else:
-            dcol = np.matmul(Kt, wide, out=sc.take((id(self), "dcol"),
-                                                   (*lead, self._ckk, L), delta.dtype))
-        out_lead = dcol.shape[:-2]
-        dcol = dcol.reshape(-1, C, kh * kw, L)
-        shape = (dcol.shape[0], C, Hp * Wp + kw - 1)
-        if sc is None:
-            dx = np.zeros(shape, dtype=delta.dtype)
-        else:
-            dx = sc.take((id(self), "dx"), shape, delta.dtype)
-            dx.fill(0)
-        for t, start in enumerate((i * Wp + j) for i in range(kh) for j in range(kw)):
-            dx[:, :, start:start + L] += dcol[:, :, t]        # a loop over kernel offsets only
-        dx = dx[:, :, :Hp * Wp].reshape(-1, C, Hp, Wp)
-        if p:
-            dx = dx[:, :, p:p + H, p:p + W]
-        return dx.reshape(*out_lead, self.n_in)    # in the scratch (if C = 1) until the next pass
-
     def _by_map(self, delta):
         """(..., n_out) -> (..., M, H' W')."""
         return delta.reshape(*delta.shape[:-1], self.n_maps, -1)
@@ -258,22 +216,23 @@ class Conv2D(ImageLayer):
             gb[...] = d.sum(axis=2).sum(axis=0) if bias else 0.0
 
     def input_grad(self, p, delta):
-        K, _ = self.unpack(p)
         df, lead = _flat(delta, self.n_out)
+        return self._adjoint(self.unpack(p)[0], df).reshape(*lead, self.n_in)
+
+    def _adjoint(self, K, df):
+        r""":math:`\sum_m K_{mcij}\,\delta_{m,y-i,x-j}` for kernels ``K`` (M, C, kh, kw) and
+        deltas ``df`` (N, n_out): (N, n_in), by :meth:`_adjoint_by_offsets` in chunks."""
         dtype = np.result_type(K, df)
+        if dtype not in (np.float32, np.float64):
+            dtype = np.dtype(np.float64)
         dx = np.empty((df.shape[0], self.n_in), dtype=dtype)
-        if dtype in (np.float32, np.float64):                          # Σ_m K_mcij δ_myx
-            Ks = np.ascontiguousarray(K.transpose(2, 3, 1, 0), dtype=dtype)   # (kh, kw, C, M)
-            df = df.astype(dtype, copy=False)
-            C, Hp, Wp = self.in_shape[0], *self._padded()
-            step = max(1, _ADJ_BYTES // ((self.n_maps + C) * Hp * Wp * dx.itemsize))
-            for s in range(0, df.shape[0], step):
-                self._adjoint_by_offsets(Ks, df[s:s + step], dx[s:s + step])
-            return dx.reshape(*lead, self.n_in)
-        Kt = K.reshape(self.n_maps, -1).T
-        for s, e in self._chunks(df.shape[0], df.dtype.itemsize):
-            dx[s:e] = self._input_grad(Kt, df[s:e])
-        return dx.reshape(*lead, self.n_in)
+        Ks = np.ascontiguousarray(K.transpose(2, 3, 1, 0), dtype=dtype)      # (kh, kw, C, M)
+        df = df.astype(dtype, copy=False)
+        Hp, Wp = self._padded()
+        step = max(1, _ADJ_BYTES // ((self.n_maps + self.in_shape[0]) * Hp * Wp * dx.itemsize))
+        for s in range(0, df.shape[0], step):
+            self._adjoint_by_offsets(Ks, df[s:s + step], dx[s:s + step])
+        return dx
 
     def _padded(self):
         _, H, W = self.in_shape
@@ -346,6 +305,7 @@ class Conv2D(ImageLayer):
             out[:, self._k:] = gb if bias else 0.0
 
     def input_grad_many(self, V, delta):
-        R = V.shape[0]
-        Kt = V[:, :self._k].reshape(R, 1, self.n_maps, self._ckk).swapaxes(-1, -2)
-        return self._input_grad(Kt, delta)                              # (R, N, n_in)
+        R, M, C = V.shape[0], self.n_maps, self.in_shape[0]
+        K = V[:, :self._k].reshape(R, M, C, *self.kernel_size)
+        return np.stack([self._adjoint(K[r], delta if delta.ndim == 2 else delta[r])
+                         for r in range(R)])                           # (R, N, n_in)
