@@ -34,6 +34,8 @@ import threading
 from collections import OrderedDict
 from contextlib import contextmanager
 
+import numpy as np
+
 __all__ = ["Workspace", "Scratch", "scratch"]
 
 
@@ -138,8 +140,6 @@ class Scratch:
         for entries no caller writes)."""
         a = self._arrays.get(key)
         if a is None or a.shape != shape or a.dtype != dtype:
-            import numpy as np
-
             a = self._arrays[key] = (np.zeros if zero else np.empty)(shape, dtype)
         return a
 
@@ -163,9 +163,7 @@ def scratch_active(s):
 
 
 def _arrays(obj):
-    """Every ndarray inside nested lists, tuples and objects with __slots__ (for nbytes)."""
-    import numpy as np
-
+    """Every ndarray inside nested lists, tuples, dicts and objects with __slots__ (for nbytes)."""
     if isinstance(obj, np.ndarray):
         yield obj
     elif isinstance(obj, (list, tuple)):

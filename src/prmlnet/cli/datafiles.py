@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..archive import ArchiveError, NpzReader, open_regular
+from ..hessian._memory import available_memory
 
 __all__ = ["Table", "read_table"]
 
@@ -190,18 +191,10 @@ def _read_csv(path):
     return Table(path, header, values, np.asarray(lines, dtype=np.int64))
 
 
-def _memory_bytes():
-    """This machine's physical memory in bytes (None where the system does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def _read_npz(path):
     """The columns of a ``.npz`` archive, read within bounds (:class:`NpzReader`): every
     header is checked — 1-D, one length, numbers or strings, and together smaller than
-    this machine's memory — before any array is decompressed."""
+    the memory available — before any array is decompressed."""
     try:
         with open_regular(path, "data file") as f, NpzReader(f, path) as z:
             headers = {k: z.header(k) for k in z.members}
@@ -211,11 +204,11 @@ def _read_npz(path):
                 raise ValueError(f"{path} must hold 1-D arrays of one length, one per column; "
                                  f"got shapes {shapes}")
             need = sum(math.prod(sh) * max(dt.itemsize, 8) for dt, sh in headers.values())
-            memory = _memory_bytes()
-            if memory is not None and need > memory:
+            memory = available_memory()
+            if need > memory:
                 raise ValueError(f"{path} declares columns that would take {need / 2 ** 30:.1f} "
                                  f"GiB, more than this machine's {memory / 2 ** 30:.1f} GiB of "
-                                 "memory; refusing it")
+                                 "available memory; refusing it")
             arrays = {k: z.read(k)[0] for k in headers}
     except ArchiveError as e:
         msg = str(e)

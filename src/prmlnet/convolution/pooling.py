@@ -10,7 +10,28 @@ from ._base import ImageLayer, _flat, _same_view, _shape
 __all__ = ["Subsampling", "MaxPool"]
 
 
-class Subsampling(ImageLayer):
+class _Blocks(ImageLayer):
+    """What the two pooling layers share: non-overlapping s×s blocks of every map."""
+
+    def _set_blocks(self, in_shape, size, activation, what):
+        C, H, W = _shape(in_shape)
+        s = int(size)
+        if s < 1 or H % s or W % s:
+            raise ValueError(f"{what} by {size}x{size} blocks needs a size >= 1 that "
+                             f"divides the {H}x{W} maps")
+        self.in_shape, self.out_shape, self.size = (C, H, W), (C, H // s, W // s), s
+        self.n_in, self.n_out = C * H * W, C * (H // s) * (W // s)
+        self.activation = get_activation(activation)
+
+    def _key(self):
+        return (self.in_shape, self.size, self.activation.name)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}({self.in_shape}"
+                + (f", {self.size}" if self.size != 2 else "") + f", {self.activation.name!r})")
+
+
+class Subsampling(_Blocks):
     r"""The book's subsampling layer (§5.5.6): 2×2 averages × one weight + one bias per map.
 
     Parameters
@@ -33,22 +54,8 @@ class Subsampling(ImageLayer):
     """
 
     def __init__(self, in_shape, size=2, activation="tanh"):
-        C, H, W = _shape(in_shape)
-        s = int(size)
-        if s < 1 or H % s or W % s:
-            raise ValueError(f"subsampling by {size}x{size} blocks needs a size >= 1 that "
-                             f"divides the {H}x{W} maps")
-        self.in_shape, self.out_shape, self.size = (C, H, W), (C, H // s, W // s), s
-        self.n_in, self.n_out = C * H * W, C * (H // s) * (W // s)
-        self.n_weights = 2 * C
-        self.activation = get_activation(activation)
-
-    def _key(self):
-        return (self.in_shape, self.size, self.activation.name)
-
-    def __repr__(self):
-        return (f"Subsampling({self.in_shape}" + (f", {self.size}" if self.size != 2 else "")
-                + f", {self.activation.name!r})")
+        self._set_blocks(in_shape, size, activation, "subsampling")
+        self.n_weights = 2 * self.in_shape[0]
 
     def unpack(self, p):
         """Views ``(w, b)``: one weight and one bias per map, each (C,)."""
@@ -171,7 +178,7 @@ class Subsampling(ImageLayer):
         return self._spread(d2, (w / self.size ** 2) ** 2)
 
 
-class MaxPool(ImageLayer):
+class MaxPool(_Blocks):
     r"""Max pooling over non-overlapping blocks — beyond the book, which subsamples by averaging.
 
     Parameters
@@ -195,22 +202,8 @@ class MaxPool(ImageLayer):
     """
 
     def __init__(self, in_shape, size=2, activation="identity"):
-        C, H, W = _shape(in_shape)
-        s = int(size)
-        if s < 1 or H % s or W % s:
-            raise ValueError(f"max pooling by {size}x{size} blocks needs a size >= 1 that "
-                             f"divides the {H}x{W} maps")
-        self.in_shape, self.out_shape, self.size = (C, H, W), (C, H // s, W // s), s
-        self.n_in, self.n_out = C * H * W, C * (H // s) * (W // s)
+        self._set_blocks(in_shape, size, activation, "max pooling")
         self.n_weights = 0
-        self.activation = get_activation(activation)
-
-    def _key(self):
-        return (self.in_shape, self.size, self.activation.name)
-
-    def __repr__(self):
-        return (f"MaxPool({self.in_shape}" + (f", {self.size}" if self.size != 2 else "")
-                + f", {self.activation.name!r})")
 
     def unpack(self, p):
         return p[:0], p[:0]

@@ -103,10 +103,11 @@ class ParamChecks:
 
     def _check_memory(self, net, n_samples):
         """Refuse, naming the bytes, an architecture whose training would not fit."""
-        from ..hessian._memory import _fmt, available_memory
+        from ..archive import _fmt_bytes
+        from ..hessian._memory import available_memory
         need, have = self._training_bytes(net, n_samples), available_memory()
         if need > have:
             raise ValueError(f"{type(self).__name__}: a {'-'.join(map(str, net.sizes))} network "
                              f"has W = {net.n_weights:,} weights; training it with "
-                             f"{self.method} needs about {_fmt(need)}, more than the "
-                             f"{_fmt(have)} of memory available; use fewer hidden units")
+                             f"{self.method} needs about {_fmt_bytes(need)}, more than the "
+                             f"{_fmt_bytes(have)} of memory available; use fewer hidden units")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from ..archive import _fmt_bytes
+
 __all__ = ["HessianMemoryError", "available_memory", "check_matrix_memory", "PEAK_COPIES",
            "WORKSPACE_BYTES"]
 
@@ -46,14 +48,6 @@ def available_memory() -> int:
         return 2 ** 40                                   # unknown: do not block
 
 
-def _fmt(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
-
-
 def check_matrix_memory(W: int, itemsize: int = 8, copies: float = 1.0,
                         what: str = "the Hessian", max_bytes=None, workspace: int = 0) -> int:
     """Raise :class:`HessianMemoryError` unless ``copies`` W×W matrices and
@@ -66,8 +60,8 @@ def check_matrix_memory(W: int, itemsize: int = 8, copies: float = 1.0,
     limit = int(SAFETY_FRACTION * available_memory()) if max_bytes is None else int(max_bytes)
     if need > limit:
         raise HessianMemoryError(
-            f"forming {what} for W = {W} weights needs {_fmt(need)}, more than the "
-            f"{_fmt(limit)} this machine can spare; use prmlnet.hessian.hvp (H·v) or "
+            f"forming {what} for W = {W} weights needs {_fmt_bytes(need)}, more than the "
+            f"{_fmt_bytes(limit)} this machine can spare; use prmlnet.hessian.hvp (H·v) or "
             "prmlnet.hessian.linear_operator (a scipy LinearOperator) instead"
         )
     return need
