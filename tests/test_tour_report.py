@@ -1,5 +1,6 @@
 """The tour report: `--only` never loses work, the page is complete, "Try it" blocks run."""
 
+import json
 import os
 import re
 import shutil
@@ -128,7 +129,11 @@ def test_partial_run_updates_its_section_and_keeps_all_others(quick_tour, tmp_pa
     report = tmp_path / "report"
     shutil.copytree(quick_tour[0].parent, report)
     old = parse(report / "index.html")
-    old_fragment = (report / "sections" / "sec_01_network_function.json").read_bytes()
+    fragment = report / "sections" / "sec_01_network_function.json"
+    stale = json.loads(fragment.read_text())
+    stale["seconds"] = -1.0                                # a mark the rerun must replace
+    fragment.write_text(json.dumps(stale))
+    old_fragment = fragment.read_bytes()
     seen = []
     index, pages = build(report, quick=True, only="01", progress=seen.append)
     assert [p.slug for p in pages] == ["sec_01_network_function"]
